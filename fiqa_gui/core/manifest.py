@@ -1,0 +1,122 @@
+"""Read a CSV manifest (`path`, `cluster`, any attribute columns) with validation.
+
+Every user mistake becomes a `UserInputError` naming the file, the line (as an editor shows it:
+the header is line 1) and the fix.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+
+from fiqa_gui.core.dataset import Dataset
+from fiqa_gui.core.errors import UserInputError
+
+REQUIRED_COLUMNS = ("path", "cluster")
+
+
+def _decode(path: Path) -> str:
+    raw = path.read_bytes()
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise UserInputError(
+            f"the file is not valid UTF-8 text (byte 0x{raw[err.start]:02x} at offset "
+            f"{err.start} cannot be decoded)",
+            file=path, row=line, row_kind="line",
+            fix="save the manifest as UTF-8 CSV (in a spreadsheet: 'CSV UTF-8').",
+        ) from None
+
+
+def read_manifest(path: str | Path) -> Dataset:
+    """Parse and validate a manifest; image files are checked separately (`validate_images`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserInputError("the manifest does not exist", file=path,
+                             fix="check the path passed to --manifest.")
+    text = _decode(path)
+    if "\x00" in text:
+        raise UserInputError("the file contains NUL bytes; it is not a CSV text file", file=path,
+                             fix="pass a CSV manifest with a header row (path,cluster,...).")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    records = []  # (editor line number, cells); fully blank lines are skipped
+    try:
+        for row in reader:
+            if row and any(cell.strip() for cell in row):
+                records.append((reader.line_num, row))
+    except csv.Error as err:
+        raise UserInputError(f"the CSV cannot be parsed ({err})", file=path,
+                             row=reader.line_num, row_kind="line",
+                             fix="check the quoting on that line.") from None
+    if not records:
+        raise UserInputError("the manifest is empty", file=path,
+                             fix="add a header row 'path,cluster' and one row per image.")
+    header_line, header = records[0]
+    header = [h.strip() for h in header]
+    lowered = [h.lower() for h in header]
+    for col in REQUIRED_COLUMNS:
+        if col not in lowered:
+            raise UserInputError(
+                f"the required column '{col}' is missing (header found: {', '.join(header)})",
+                file=path, row=header_line, row_kind="line",
+                fix="the first row must name the columns, including 'path' and 'cluster'.")
+    dupes = {h for h in lowered if lowered.count(h) > 1}
+    if dupes:
+        raise UserInputError(f"the header repeats column(s) {', '.join(sorted(dupes))}",
+                             file=path, row=header_line, row_kind="line",
+                             fix="give every column a distinct name.")
+    if len(records) == 1:
+        raise UserInputError("the manifest has a header but no image rows", file=path,
+                             fix="add one row per image below the header.")
+    ipath, iclus = lowered.index("path"), lowered.index("cluster")
+    attr_cols = [(i, h) for i, h in enumerate(header) if i not in (ipath, iclus)]
+    paths: list[str] = []
+    lines: list[int] = []
+    clusters: list[str] = []
+    attributes: dict[str, list[str]] = {h: [] for _, h in attr_cols}
+    seen: dict[str, int] = {}
+    for line, row in records[1:]:
+        if len(row) != len(header):
+            raise UserInputError(
+                f"the row has {len(row)} fields but the header has {len(header)}",
+                file=path, row=line, row_kind="line",
+                fix="quote cells that contain commas, and give every row the header's columns.")
+        p, c = row[ipath].strip(), row[iclus].strip()
+        if not p:
+            raise UserInputError("the 'path' cell is empty", file=path, row=line,
+                                 row_kind="line", fix="give every row an image path.")
+        if not c:
+            raise UserInputError("the 'cluster' cell is empty", file=path, row=line,
+                                 row_kind="line",
+                                 fix="give every row a cluster (identity) label.")
+        key = _normalise_key(p, path.parent)
+        if key in seen:
+            raise UserInputError(
+                f"duplicate path '{p}' (first listed on line {seen[key]})",
+                file=path, row=line, row_kind="line",
+                fix="list each image once; remove or rename the duplicate row.")
+        seen[key] = line
+        paths.append(p.replace("\\", "/"))
+        lines.append(line)
+        clusters.append(c)
+        for i, h in attr_cols:
+            attributes[h].append(row[i].strip())
+    return Dataset(root=path.parent.resolve(), paths=paths, clusters=clusters,
+                   attributes=attributes, source="manifest", source_path=path.resolve(),
+                   lines=lines)
+
+
+def _normalise_key(p: str, base: Path) -> str:
+    q = Path(p.replace("\\", "/"))
+    if not q.is_absolute():
+        q = base / q
+    # resolve '..' without touching the disk (the file may be missing; reported later)
+    return os.path.normcase(os.path.normpath(str(q.absolute())))

@@ -1,0 +1,74 @@
+"""Progress reporting and cancellation shared by the CLI (a stderr bar) and the GUI workers."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from fiqa_gui.core.errors import Cancelled
+
+
+class ProgressCallback(Protocol):
+    def __call__(self, done: int, total: int, stage: str) -> None: ...
+
+
+def no_progress(done: int, total: int, stage: str) -> None:
+    """The default callback: report nothing."""
+
+
+class CancelToken:
+    """Thread-safe flag a worker polls between chunks; `check()` raises `Cancelled` once set."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def check(self) -> None:
+        if self._event.is_set():
+            raise Cancelled()
+
+
+class StderrProgressBar:
+    """A progress callback drawing one updating line on stderr (throttled to ~10 Hz)."""
+
+    def __init__(self, stream=None, width: int = 30) -> None:
+        self.stream = stream or sys.stderr
+        self.width = width
+        self._last = 0.0
+        self._stage = None
+
+    def __call__(self, done: int, total: int, stage: str) -> None:
+        now = time.monotonic()
+        finished = total > 0 and done >= total
+        if stage == self._stage and not finished and now - self._last < 0.1:
+            return
+        if stage != self._stage and self._stage is not None:
+            self.stream.write("\n")
+        self._stage, self._last = stage, now
+        frac = min(1.0, done / total) if total else 0.0
+        filled = int(round(frac * self.width))
+        bar = "#" * filled + "-" * (self.width - filled)
+        self.stream.write(f"\r{stage:<24} [{bar}] {done}/{total}")
+        if finished:
+            self.stream.write("\n")
+            self._stage = None
+        self.stream.flush()
+
+
+def chained(*callbacks: Callable[[int, int, str], None]) -> ProgressCallback:
+    """Call several progress callbacks in turn."""
+
+    def call(done: int, total: int, stage: str) -> None:
+        for cb in callbacks:
+            cb(done, total, stage)
+
+    return call

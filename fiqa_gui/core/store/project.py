@@ -1,0 +1,363 @@
+"""A project folder: `project.sqlite` + `embeddings.npy` (or a reference to one) + `thumbnails/`.
+
+Image files are referenced by path and never modified; the database holds paths, never pixels.
+A project is built in a temporary sibling folder and renamed into place, so a failed or cancelled
+`init` never leaves a half-written project behind.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import sqlite3
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fiqa_gui import __version__
+from fiqa_gui.core.dataset import Dataset
+from fiqa_gui.core.errors import UserInputError
+from fiqa_gui.core.loading import LoadedData
+from fiqa_gui.core.progress import CancelToken, ProgressCallback, no_progress
+from fiqa_gui.core.store.schema import SCHEMA_VERSION, migrate, stored_version, transaction
+
+DB_NAME = "project.sqlite"
+EMBEDDINGS_NAME = "embeddings.npy"
+THUMBNAILS_DIR = "thumbnails"
+SCORE_COLUMNS = ("sdd", "sdd_signed", "cr", "ccs", "nnccs", "iq", "quality")
+COPY_CHUNK_ROWS = 65536
+
+
+class ProjectError(UserInputError):
+    """A project folder that cannot be created or opened as asked."""
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One stored scoring (or other) run: what was computed, how, where and how long it took."""
+
+    id: int
+    kind: str
+    created_at: str
+    params: dict
+    device: str | None
+    seed: int | None
+    duration_s: float | None
+    note: str | None
+
+
+def _connect(db_path: Path, read_only: bool = False) -> sqlite3.Connection:
+    if read_only:
+        conn = sqlite3.connect(f"{db_path.as_uri()}?mode=ro", uri=True, isolation_level=None,
+                               check_same_thread=False)
+    else:
+        conn = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        # FULL: a curator's saved action survives a power cut, not only a crash of the app.
+        conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=5000")
+    return conn
+
+
+def _nullable(x) -> float | None:
+    x = float(x)
+    return None if math.isnan(x) else x
+
+
+class Project:
+    """An open project. Use `Project.create(...)` or `Project.open(...)`; close when done."""
+
+    def __init__(self, folder: Path, conn: sqlite3.Connection, read_only: bool) -> None:
+        self.folder = folder
+        self.conn = conn
+        self.read_only = read_only
+
+    # ---------------------------------------------------------------- create / open / close
+    @classmethod
+    def create(cls, folder: str | Path, data: LoadedData, *, copy_embeddings: bool = True,
+               progress: ProgressCallback = no_progress,
+               cancel: CancelToken | None = None) -> Project:
+        """Write a new project for validated `data` into `folder` (which must not hold one)."""
+        folder = Path(folder).absolute()
+        if (folder / DB_NAME).exists():
+            raise ProjectError("a project already exists here", file=folder,
+                               fix="open it instead, or choose a new folder.")
+        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+            raise ProjectError("the folder exists and is not empty", file=folder,
+                               fix="choose a new or empty folder for the project.")
+        parent = folder.parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.creating-", dir=parent))
+        except OSError as err:
+            raise ProjectError(f"cannot create the project folder ({err.strerror})", file=folder,
+                               fix="choose a folder you can write to.") from None
+        try:
+            cls._write(staging, data, copy_embeddings, progress, cancel)
+            if folder.exists():
+                folder.rmdir()  # empty, checked above
+            os.replace(staging, folder)
+        except OSError as err:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise ProjectError(f"cannot write the project ({err.strerror or err})", file=folder,
+                               fix="check free disk space and write permission.") from None
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return cls.open(folder)
+
+    @staticmethod
+    def _write(folder: Path, data: LoadedData, copy_embeddings: bool,
+               progress: ProgressCallback, cancel: CancelToken | None) -> None:
+        ds = data.dataset
+        (folder / THUMBNAILS_DIR).mkdir()
+        meta = {
+            "app_version": __version__,
+            "image_root": str(ds.root),
+            "source": ds.source,
+            "source_path": str(ds.source_path or ""),
+            "n_images": str(len(ds)),
+        }
+        if data.embeddings is not None:
+            emb = data.embeddings
+            if copy_embeddings:
+                _copy_array(emb, folder / EMBEDDINGS_NAME, progress, cancel)
+                meta["embeddings"] = EMBEDDINGS_NAME
+            else:
+                if data.embeddings_path is None or data.embeddings_path.suffix != ".npy":
+                    raise ProjectError("only a .npy file can be referenced in place",
+                                       file=data.embeddings_path,
+                                       fix="copy the embeddings into the project instead.")
+                meta["embeddings"] = str(data.embeddings_path)
+            meta["embeddings_source"] = str(data.embeddings_path or "")
+            meta["embedding_dim"] = str(emb.shape[1])
+        conn = _connect(folder / DB_NAME)
+        try:
+            migrate(conn)
+            with transaction(conn):
+                conn.executemany("INSERT INTO meta(key, value) VALUES (?, ?)", meta.items())
+                sizes = ds.cluster_sizes
+                conn.executemany(
+                    "INSERT INTO clusters(id, name, size) VALUES (?, ?, ?)",
+                    ((i, name, int(sizes[i])) for i, name in enumerate(ds.cluster_names)))
+                img_sizes = ds.image_sizes
+                conn.executemany(
+                    "INSERT INTO images(id, path, cluster_id, manifest_line, unreadable, width,"
+                    " height) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    ((i, ds.paths[i], int(ds.labels[i]),
+                      ds.lines[i] if ds.lines is not None else None,
+                      int(ds.unreadable[i]),
+                      int(img_sizes[i, 0]) if img_sizes is not None and img_sizes[i, 0] else None,
+                      int(img_sizes[i, 1]) if img_sizes is not None and img_sizes[i, 1] else None)
+                     for i in range(len(ds))))
+                names = list(ds.attributes)
+                conn.executemany("INSERT INTO attribute_names(id, name) VALUES (?, ?)",
+                                 enumerate(names))
+                for a, name in enumerate(names):
+                    values = ds.attributes[name]
+                    conn.executemany(
+                        "INSERT INTO attributes(image_id, attribute_id, value) VALUES (?, ?, ?)",
+                        ((i, a, v) for i, v in enumerate(values) if v != ""))
+                conn.execute(
+                    "INSERT INTO audit_log(action, after_json) VALUES ('create_project', ?)",
+                    (json.dumps({"images": len(ds), "clusters": len(ds.cluster_names),
+                                 "source": str(ds.source_path)}),))
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            conn.close()
+
+    @classmethod
+    def open(cls, folder: str | Path, *, read_only: bool = False) -> Project:
+        """Open an existing project, migrating an older schema; refuse a newer one."""
+        folder = Path(folder).absolute()
+        db = folder / DB_NAME
+        if not db.is_file():
+            raise ProjectError("not a FIQA Curator project (no project.sqlite)", file=folder,
+                               fix="create one with 'fiqa-gui init' or pick another folder.")
+        try:
+            conn = _connect(db, read_only=read_only)
+            version = stored_version(conn)
+        except sqlite3.DatabaseError as err:
+            raise ProjectError(f"the project database cannot be read ({err})", file=db,
+                               fix="restore the project folder from a backup.") from None
+        if version > SCHEMA_VERSION:
+            conn.close()
+            raise ProjectError(
+                f"the project was written by a newer FIQA Curator (schema version {version}; "
+                f"this version reads up to {SCHEMA_VERSION})", file=db,
+                fix="update FIQA Curator to open it; the project was not changed.")
+        if version < SCHEMA_VERSION:
+            if read_only:
+                conn.close()
+                raise ProjectError(
+                    f"the project uses an older schema (version {version}) and must be upgraded,"
+                    " which needs write access", file=db, fix="open it once with write access.")
+            migrate(conn)
+        return cls(folder, conn, read_only)
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------- read
+    @property
+    def thumbnails_dir(self) -> Path:
+        return self.folder / THUMBNAILS_DIR
+
+    def meta(self) -> dict[str, str]:
+        return dict(self.conn.execute("SELECT key, value FROM meta"))
+
+    @property
+    def schema_version(self) -> int:
+        return stored_version(self.conn)
+
+    def dataset(self) -> Dataset:
+        """Rebuild the `Dataset` (paths, clusters, attributes, marks) exactly as it was created."""
+        meta = self.meta()
+        rows = self.conn.execute(
+            "SELECT i.path, c.name, i.manifest_line, i.unreadable, i.width, i.height "
+            "FROM images i JOIN clusters c ON c.id = i.cluster_id ORDER BY i.id").fetchall()
+        n = len(rows)
+        names = [r[0] for r in self.conn.execute("SELECT name FROM attribute_names ORDER BY id")]
+        attributes = {name: [""] * n for name in names}
+        for image_id, a, value in self.conn.execute(
+                "SELECT image_id, attribute_id, value FROM attributes"):
+            attributes[names[a]][image_id] = value
+        lines = [r[2] for r in rows]
+        ds = Dataset(
+            root=Path(meta["image_root"]), paths=[r[0] for r in rows],
+            clusters=[r[1] for r in rows], attributes=attributes, source=meta["source"],
+            source_path=Path(meta["source_path"]) if meta.get("source_path") else None,
+            unreadable=np.array([bool(r[3]) for r in rows], dtype=bool),
+            image_sizes=np.array([[r[4] or 0, r[5] or 0] for r in rows], dtype=np.int32
+                                 ).reshape(n, 2),
+            lines=lines if all(x is not None for x in lines) else None)
+        return ds
+
+    def embeddings_path(self) -> Path | None:
+        ref = self.meta().get("embeddings")
+        if not ref:
+            return None
+        p = Path(ref)
+        return p if p.is_absolute() else self.folder / p
+
+    def embeddings(self) -> np.ndarray | None:
+        """The embeddings, memory-mapped read-only (rows = image ids)."""
+        p = self.embeddings_path()
+        if p is None:
+            return None
+        if not p.is_file():
+            raise ProjectError("the project's embeddings file is missing", file=p,
+                               fix="restore it, or create the project again.")
+        return np.load(p, mmap_mode="r", allow_pickle=False)
+
+    def clusters(self) -> list[tuple[int, str, int, str]]:
+        """(id, name, size, review_state) for every cluster, in id (= sorted name) order."""
+        return self.conn.execute(
+            "SELECT id, name, size, review_state FROM clusters ORDER BY id").fetchall()
+
+    def image_count(self) -> int:
+        return self.conn.execute("SELECT COUNT(*) FROM images").fetchone()[0]
+
+    # ---------------------------------------------------------------- runs and scores
+    def add_run(self, kind: str, params: dict, columns: dict[str, np.ndarray],
+                flags: list[list[str]] | None = None, *, device: str | None = None,
+                seed: int | None = None, duration_s: float | None = None,
+                note: str | None = None, extra: dict[str, np.ndarray] | None = None) -> int:
+        """Store a run with one score row per image, all in one transaction; return its id."""
+        n = self.image_count()
+        for name, col in list(columns.items()) + list((extra or {}).items()):
+            if len(col) != n:
+                raise ValueError(f"column {name} has {len(col)} values for {n} images")
+        unknown = set(columns) - set(SCORE_COLUMNS)
+        if unknown:
+            raise ValueError(f"unknown score columns {sorted(unknown)}; put them in extra")
+        cols = [columns.get(c) for c in SCORE_COLUMNS]
+        extra_names = list(extra or {})
+        extra_cols = [np.asarray(extra[k], dtype=float) for k in extra_names] if extra else []
+
+        def rows():
+            for i in range(n):
+                values = [None if c is None else _nullable(c[i]) for c in cols]
+                f = ";".join(flags[i]) if flags is not None else ""
+                ex = None
+                if extra_cols:
+                    ex = json.dumps({k: _nullable(c[i])
+                                     for k, c in zip(extra_names, extra_cols, strict=True)})
+                yield (run_id, i, *values, f, ex)
+
+        with transaction(self.conn):
+            cur = self.conn.execute(
+                "INSERT INTO runs(kind, params_json, device, seed, duration_s, note) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (kind, json.dumps(params, sort_keys=True), device, seed, duration_s, note))
+            run_id = cur.lastrowid
+            self.conn.executemany(
+                f"INSERT INTO scores(run_id, image_id, {', '.join(SCORE_COLUMNS)}, flags, "
+                f"extra_json) VALUES ({', '.join('?' * (len(SCORE_COLUMNS) + 4))})", rows())
+            self.conn.execute(
+                "INSERT INTO audit_log(action, after_json) VALUES ('add_run', ?)",
+                (json.dumps({"run_id": run_id, "kind": kind}),))
+        return run_id
+
+    def runs(self, kind: str | None = None) -> list[RunInfo]:
+        sql = ("SELECT id, kind, created_at, params_json, device, seed, duration_s, note "
+               "FROM runs")
+        args: tuple = ()
+        if kind is not None:
+            sql += " WHERE kind = ?"
+            args = (kind,)
+        return [RunInfo(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6], r[7])
+                for r in self.conn.execute(sql + " ORDER BY id", args)]
+
+    def latest_run(self, kind: str = "score") -> RunInfo | None:
+        runs = self.runs(kind)
+        return runs[-1] if runs else None
+
+    def scores(self, run_id: int) -> dict[str, np.ndarray | list]:
+        """Every column of one run, indexed by image id; NaN where a value is undefined."""
+        rows = self.conn.execute(
+            f"SELECT image_id, {', '.join(SCORE_COLUMNS)}, flags, extra_json FROM scores "
+            "WHERE run_id = ? ORDER BY image_id", (run_id,)).fetchall()
+        if not rows:
+            raise ProjectError(f"run {run_id} does not exist in this project", file=self.folder,
+                               fix="list the runs with 'fiqa-gui runs PROJECT'.")
+        out: dict[str, np.ndarray | list] = {}
+        for j, name in enumerate(SCORE_COLUMNS, start=1):
+            out[name] = np.array([np.nan if r[j] is None else r[j] for r in rows], dtype=float)
+        out["flags"] = [r[-2].split(";") if r[-2] else [] for r in rows]
+        extras = [json.loads(r[-1]) if r[-1] else {} for r in rows]
+        for key in extras[0] if extras else {}:
+            out[key] = np.array([np.nan if e.get(key) is None else e[key] for e in extras])
+        return out
+
+    def audit_log(self) -> list[tuple]:
+        return self.conn.execute(
+            "SELECT id, at, action, image_ids, before_json, after_json FROM audit_log "
+            "ORDER BY id").fetchall()
+
+
+def _copy_array(src: np.ndarray, dst: Path, progress: ProgressCallback,
+                cancel: CancelToken | None) -> None:
+    """Copy an (often memory-mapped) array into a new .npy in chunks, never loading it whole."""
+    out = np.lib.format.open_memmap(dst, mode="w+", dtype=src.dtype, shape=src.shape)
+    n = src.shape[0]
+    for start in range(0, n, COPY_CHUNK_ROWS):
+        if cancel is not None:
+            cancel.check()
+        out[start:start + COPY_CHUNK_ROWS] = src[start:start + COPY_CHUNK_ROWS]
+        progress(min(n, start + COPY_CHUNK_ROWS), n, "copying embeddings")
+    out.flush()
+    del out

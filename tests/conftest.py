@@ -1,0 +1,54 @@
+"""Shared fixtures: small on-disk datasets built from generated pixels and embeddings."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def write_image(path: Path, seed: int, size: int = 32, fmt: str | None = None) -> None:
+    rng = np.random.default_rng(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arr = rng.integers(0, 256, size=(size, size, 3), dtype=np.uint8)
+    Image.fromarray(arr).save(path, format=fmt)
+
+
+def write_manifest(path: Path, rows: list[dict], header: list[str] | None = None,
+                   encoding: str = "utf-8") -> Path:
+    header = header or list(rows[0])
+    with open(path, "w", newline="", encoding=encoding) as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        for r in rows:
+            w.writerow([r.get(h, "") for h in header])
+    return path
+
+
+@pytest.fixture
+def small_data(tmp_path: Path):
+    """4 clusters (sizes 3, 3, 2, 1) of real PNG files, a manifest with attributes, embeddings."""
+    root = tmp_path / "data"
+    sizes = {"alice": 3, "bob": 3, "carol": 2, "dave": 1}
+    rows = []
+    k = 0
+    for cluster, n in sizes.items():
+        for j in range(n):
+            rel = f"img/{cluster}/{j}.png"
+            write_image(root / rel, seed=k)
+            rows.append({"path": rel, "cluster": cluster, "pose": ["frontal", "left"][j % 2],
+                         "source": "cam1"})
+            k += 1
+    manifest = write_manifest(root / "manifest.csv", rows)
+    rng = np.random.default_rng(0)
+    emb = rng.normal(size=(len(rows), 16)).astype(np.float32)
+    emb_path = root / "emb.npy"
+    np.save(emb_path, emb)
+    return {"root": root, "manifest": manifest, "embeddings": emb_path, "rows": rows,
+            "emb": emb, "image_root": root / "img"}
