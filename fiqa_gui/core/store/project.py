@@ -23,6 +23,7 @@ from fiqa_gui.core.dataset import Dataset
 from fiqa_gui.core.errors import UserInputError
 from fiqa_gui.core.loading import LoadedData
 from fiqa_gui.core.progress import CancelToken, ProgressCallback, no_progress
+from fiqa_gui.core.store.lock import ProjectLock
 from fiqa_gui.core.store.schema import SCHEMA_VERSION, migrate, stored_version, transaction
 
 DB_NAME = "project.sqlite"
@@ -34,6 +35,14 @@ COPY_CHUNK_ROWS = 65536
 
 class ProjectError(UserInputError):
     """A project folder that cannot be created or opened as asked."""
+
+
+class ProjectLocked(ProjectError):
+    """Another FIQA Curator process has the project open for writing."""
+
+
+class ProjectNotWritable(ProjectError):
+    """The project folder or its database cannot be written (read-only medium, permissions)."""
 
 
 @dataclass(frozen=True)
@@ -72,10 +81,12 @@ def _nullable(x) -> float | None:
 class Project:
     """An open project. Use `Project.create(...)` or `Project.open(...)`; close when done."""
 
-    def __init__(self, folder: Path, conn: sqlite3.Connection, read_only: bool) -> None:
+    def __init__(self, folder: Path, conn: sqlite3.Connection, read_only: bool,
+                 lock: ProjectLock | None = None) -> None:
         self.folder = folder
         self.conn = conn
         self.read_only = read_only
+        self._lock = lock
 
     # ---------------------------------------------------------------- create / open / close
     @classmethod
@@ -179,14 +190,32 @@ class Project:
         if not db.is_file():
             raise ProjectError("not a FIQA Curator project (no project.sqlite)", file=folder,
                                fix="create one with 'fiqa-gui init' or pick another folder.")
+        lock = None
+        if not read_only:
+            if not (os.access(folder, os.W_OK) and os.access(db, os.W_OK)):
+                raise ProjectNotWritable(
+                    "the project folder is read-only", file=folder,
+                    fix="open it read-only (nothing can be changed), or copy it somewhere "
+                    "writable.")
+            lock = ProjectLock(folder)
+            if not lock.acquire():
+                pid = lock.holder()
+                raise ProjectLocked(
+                    f"the project is open in another FIQA Curator"
+                    f"{f' (process {pid})' if pid else ''}", file=folder,
+                    fix="close it there, or open this one read-only.")
         try:
             conn = _connect(db, read_only=read_only)
             version = stored_version(conn)
         except sqlite3.DatabaseError as err:
+            if lock is not None:
+                lock.release()
             raise ProjectError(f"the project database cannot be read ({err})", file=db,
                                fix="restore the project folder from a backup.") from None
         if version > SCHEMA_VERSION:
             conn.close()
+            if lock is not None:
+                lock.release()
             raise ProjectError(
                 f"the project was written by a newer FIQA Curator (schema version {version}; "
                 f"this version reads up to {SCHEMA_VERSION})", file=db,
@@ -198,12 +227,15 @@ class Project:
                     f"the project uses an older schema (version {version}) and must be upgraded,"
                     " which needs write access", file=db, fix="open it once with write access.")
             migrate(conn)
-        return cls(folder, conn, read_only)
+        return cls(folder, conn, read_only, lock)
 
     def close(self) -> None:
         if self.conn is not None:
             self.conn.close()
             self.conn = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def __enter__(self) -> Project:
         return self
