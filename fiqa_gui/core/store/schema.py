@@ -92,7 +92,33 @@ V1 = [
        BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END""",
 ]
 
-MIGRATIONS: list[list[str]] = [V1]  # MIGRATIONS[k] brings version k to version k + 1
+V2 = [
+    # Per-cluster seed-set approval (the seed states of single images live in `annotations`).
+    """CREATE TABLE seed_sets (
+        cluster_id INTEGER PRIMARY KEY REFERENCES clusters(id),
+        state TEXT NOT NULL DEFAULT 'open',  -- open / approved
+        approved_at TEXT,
+        params_json TEXT                     -- the sampling parameters of the proposal
+    )""",
+    "CREATE INDEX seed_sets_state ON seed_sets(state)",
+    # Multi-threshold clustering results: one level per threshold, nested tight → loose.
+    """CREATE TABLE cluster_levels (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        level INTEGER NOT NULL,
+        threshold REAL NOT NULL,
+        PRIMARY KEY (run_id, level)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE subclusters (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        level INTEGER NOT NULL,
+        image_id INTEGER NOT NULL REFERENCES images(id),
+        label INTEGER NOT NULL,
+        PRIMARY KEY (run_id, level, image_id)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX subclusters_label ON subclusters(run_id, level, label)",
+]
+
+MIGRATIONS: list[list[str]] = [V1, V2]  # MIGRATIONS[k] brings version k to version k + 1
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
