@@ -2,6 +2,7 @@
 
 import sys
 
-from fiqa_gui.cli import main
+if __name__ == "__main__":
+    from fiqa_gui.cli import main
 
-sys.exit(main())
+    sys.exit(main())

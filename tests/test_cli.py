@@ -68,3 +68,19 @@ def test_info_on_missing_project_exits_2(tmp_path, capsys):
 def test_argparse_errors_exit_2():
     r = run_cli("init")
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_demo_project_is_created_and_reopens_intact(tmp_path):
+    from fiqa_gui.core.demo_project import ensure_demo_project
+    from fiqa_gui.core.store import Project
+
+    folder = ensure_demo_project(tmp_path / "demo", n_clusters=12)
+    with Project.open(folder) as p:
+        ds = p.dataset()
+        assert len(ds) > 100 and len(ds.cluster_names) == 12
+        assert {"scenario", "true_quality", "degradation"} <= set(ds.attributes)
+        assert p.embeddings().shape == (len(ds), 512)
+        assert all(ds.absolute_path(i).is_file() for i in range(0, len(ds), 17))
+        stamp = (folder / "project.sqlite").stat().st_mtime_ns
+    assert ensure_demo_project(tmp_path / "demo", n_clusters=12) == folder  # reused, not redone
+    assert (folder / "project.sqlite").stat().st_mtime_ns == stamp

@@ -22,6 +22,7 @@ def default_home() -> Path:
 
 
 def ensure_demo_project(folder: str | Path | None = None, *, seed: int = 0,
+                        n_clusters: int = 60,
                         progress: ProgressCallback = no_progress) -> Path:
     """Return the demo project folder, generating data and project if they are not there yet."""
     from fiqa_gui.core.demo import generate_demo
@@ -41,7 +42,7 @@ def ensure_demo_project(folder: str | Path | None = None, *, seed: int = 0,
         shutil.rmtree(data_dir)  # a previous generation was interrupted
     if project_dir.exists():
         shutil.rmtree(project_dir)
-    manifest = generate_demo(data_dir, seed=seed, progress=progress)
+    manifest = generate_demo(data_dir, seed=seed, n_clusters=n_clusters, progress=progress)
     data = load_data(manifest=manifest, embeddings=manifest.parent / "embeddings.npy",
                      progress=progress)
     Project.create(project_dir, data, progress=progress).close()

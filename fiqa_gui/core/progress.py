@@ -38,29 +38,45 @@ class CancelToken:
 
 
 class StderrProgressBar:
-    """A progress callback drawing one updating line on stderr (throttled to ~10 Hz)."""
+    """A progress callback drawing one updating line on stderr.
+
+    On a terminal the line is redrawn in place (at most ~10 times a second); when stderr is a
+    file or a pipe (CI logs) only each stage's completion is written, one line per stage.
+    """
 
     def __init__(self, stream=None, width: int = 30) -> None:
         self.stream = stream or sys.stderr
         self.width = width
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self._last = 0.0
         self._stage = None
+        self._text = ""
 
     def __call__(self, done: int, total: int, stage: str) -> None:
-        now = time.monotonic()
         finished = total > 0 and done >= total
+        if not self.tty:
+            if finished and stage != self._stage:
+                self.stream.write(f"{stage}: {done}/{total}\n")
+                self.stream.flush()
+                self._stage = stage
+            elif not finished and stage != self._stage:
+                self._stage = None
+            return
+        now = time.monotonic()
         if stage == self._stage and not finished and now - self._last < 0.1:
             return
         if stage != self._stage and self._stage is not None:
             self.stream.write("\n")
-        self._stage, self._last = stage, now
         frac = min(1.0, done / total) if total else 0.0
         filled = int(round(frac * self.width))
-        bar = "#" * filled + "-" * (self.width - filled)
-        self.stream.write(f"\r{stage:<24} [{bar}] {done}/{total}")
+        text = f"\r{stage:<24} [{'#' * filled}{'-' * (self.width - filled)}] {done}/{total}"
+        if text == self._text and not finished:
+            return
+        self._stage, self._last, self._text = stage, now, text
+        self.stream.write(text)
         if finished:
             self.stream.write("\n")
-            self._stage = None
+            self._stage, self._text = None, ""
         self.stream.flush()
 
 
