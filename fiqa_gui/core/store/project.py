@@ -307,8 +307,12 @@ class Project:
     def add_run(self, kind: str, params: dict, columns: dict[str, np.ndarray],
                 flags: list[list[str]] | None = None, *, device: str | None = None,
                 seed: int | None = None, duration_s: float | None = None,
-                note: str | None = None, extra: dict[str, np.ndarray] | None = None) -> int:
-        """Store a run with one score row per image, all in one transaction; return its id."""
+                note: str | None = None, extra: dict[str, np.ndarray] | None = None,
+                flag_details: list[tuple] | None = None) -> int:
+        """Store a run with one score row per image, all in one transaction; return its id.
+
+        `flag_details` rows are (flag, cluster_id, image_id or None, explanation, numbers dict).
+        """
         n = self.image_count()
         for name, col in list(columns.items()) + list((extra or {}).items()):
             if len(col) != n:
@@ -339,6 +343,12 @@ class Project:
             self.conn.executemany(
                 f"INSERT INTO scores(run_id, image_id, {', '.join(SCORE_COLUMNS)}, flags, "
                 f"extra_json) VALUES ({', '.join('?' * (len(SCORE_COLUMNS) + 4))})", rows())
+            if flag_details:
+                self.conn.executemany(
+                    "INSERT INTO flag_details(run_id, flag, cluster_id, image_id, explanation,"
+                    " numbers_json) VALUES (?, ?, ?, ?, ?, ?)",
+                    ((run_id, f, int(c), None if i is None else int(i), text, json.dumps(num))
+                     for f, c, i, text, num in flag_details))
             self.conn.execute(
                 "INSERT INTO audit_log(action, after_json) VALUES ('add_run', ?)",
                 (json.dumps({"run_id": run_id, "kind": kind}),))
@@ -374,6 +384,30 @@ class Project:
         for key in extras[0] if extras else {}:
             out[key] = np.array([np.nan if e.get(key) is None else e[key] for e in extras])
         return out
+
+    def flag_details(self, run_id: int, *, cluster_id: int | None = None,
+                     image_id: int | None = None) -> list[dict]:
+        """The stored explanations of a run's flags, optionally for one cluster or image."""
+        sql = ("SELECT flag, cluster_id, image_id, explanation, numbers_json FROM flag_details "
+               "WHERE run_id = ?")
+        args: list = [run_id]
+        if cluster_id is not None:
+            sql += " AND cluster_id = ?"
+            args.append(cluster_id)
+        if image_id is not None:
+            sql += " AND image_id = ?"
+            args.append(image_id)
+        return [{"flag": r[0], "cluster_id": r[1], "image_id": r[2], "explanation": r[3],
+                 "numbers": json.loads(r[4]) if r[4] else {}}
+                for r in self.conn.execute(sql + " ORDER BY rowid", args)]
+
+    def image_cluster_ids(self) -> np.ndarray:
+        """The current cluster id (database id) of every image, in image-id order."""
+        return np.array([r[0] for r in self.conn.execute(
+            "SELECT cluster_id FROM images ORDER BY id")], dtype=np.int64)
+
+    def cluster_names_by_id(self) -> dict[int, str]:
+        return dict(self.conn.execute("SELECT id, name FROM clusters"))
 
     def audit_log(self) -> list[tuple]:
         return self.conn.execute(

@@ -118,7 +118,22 @@ V2 = [
     "CREATE INDEX subclusters_label ON subclusters(run_id, level, label)",
 ]
 
-MIGRATIONS: list[list[str]] = [V1, V2]  # MIGRATIONS[k] brings version k to version k + 1
+V3 = [
+    # Why each flag was raised: words for the inspector, numbers for checking them.
+    """CREATE TABLE flag_details (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        flag TEXT NOT NULL,
+        cluster_id INTEGER NOT NULL,
+        image_id INTEGER,                  -- NULL for cluster-level flags
+        explanation TEXT NOT NULL,
+        numbers_json TEXT
+    )""",
+    "CREATE INDEX flag_details_cluster ON flag_details(run_id, cluster_id)",
+    "CREATE INDEX flag_details_image ON flag_details(run_id, image_id)",
+    "CREATE INDEX flag_details_flag ON flag_details(run_id, flag)",
+]
+
+MIGRATIONS: list[list[str]] = [V1, V2, V3]  # MIGRATIONS[k] brings version k to version k + 1
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
