@@ -73,15 +73,102 @@ def _print_summary(project) -> None:
         print(f"  #{r.id} {r.kind} {r.created_at} device={r.device} seed={r.seed} {dur}")
 
 
+def _scoring_params(args):
+    from fiqa_gui.core.scoring.pipeline import ScoringParams
+
+    for name in ("repeats", "negatives", "positives"):
+        value = getattr(args, name)
+        if value < 1:
+            raise UserInputError(f"--{name} must be at least 1 (got {value})")
+    return ScoringParams(repeats=args.repeats, negatives=args.negatives,
+                         positives=args.positives, seed=args.seed, exact=args.exact,
+                         device=args.device, head_path=args.head,
+                         image_cues=not args.no_image_cues, workers=args.workers)
+
+
+def cmd_score(args) -> int:
+    from fiqa_gui.core.progress import CancelToken
+    from fiqa_gui.core.score_table import write_scores_csv
+
+    params = _scoring_params(args)
+    progress = _progress(args)
+    cancel = CancelToken()
+    if args.project:
+        if args.manifest or args.embeddings:
+            raise UserInputError("give either a PROJECT or --manifest/--embeddings, not both")
+        from fiqa_gui.core.project_scoring import score_project
+        from fiqa_gui.core.store import Project
+
+        with Project.open(args.project) as project:
+            run_id = score_project(project, params, progress=progress, cancel=cancel)
+            run = next(r for r in project.runs() if r.id == run_id)
+            _say(f"stored run #{run_id} in {project.folder} ({run.device}, "
+                 f"{run.duration_s:.1f} s)")
+            if args.out:
+                ds = project.dataset()
+                s = project.scores(run_id)
+                extra = {k: v for k, v in s.items() if k != "flags" and k not in
+                         ("sdd", "sdd_signed", "cr", "ccs", "nnccs", "iq", "quality")}
+                write_scores_csv(args.out, ds.paths, ds.clusters, s, s["flags"], extra)
+                _say(f"wrote {args.out}")
+        return EXIT_OK
+    if not (args.manifest and args.embeddings and args.out):
+        raise UserInputError("stand-alone scoring needs --manifest CSV, --embeddings NPY and "
+                             "--out CSV (or give a PROJECT folder)")
+    from fiqa_gui.core.loading import load_data
+    from fiqa_gui.core.project_scoring import finish_scores
+    from fiqa_gui.core.scoring.pipeline import score_dataset
+
+    t0 = time.perf_counter()
+    data = load_data(manifest=args.manifest, embeddings=args.embeddings,
+                     check_images=params.image_cues, decode_images=False, progress=progress)
+    for w in data.dataset.warnings:
+        _say(f"warning: {w}")
+    ds = data.dataset
+    paths = [str(p) for p in ds.absolute_paths()] if params.image_cues else None
+    result = score_dataset(data.embeddings, ds.labels, ds.cluster_names, paths, params,
+                           progress=progress, cancel=cancel)
+    columns = {c: getattr(result, c) for c in ("sdd", "sdd_signed", "cr", "ccs", "nnccs", "iq")}
+    unreadable = getattr(result, "unreadable", None)
+    diag, anchored, lowinfo = finish_scores(data.embeddings, ds.labels, columns,
+                                            unreadable=unreadable)
+    columns["quality"] = anchored.quality
+    flags = [list(dict.fromkeys(a + b)) for a, b in
+             zip(result.flags, diag.row_flags(ds.labels), strict=True)]
+    extra = dict(getattr(result, "cues", {}) or {})
+    extra.update({"lowinfo": lowinfo, "strength": anchored.strength})
+    write_scores_csv(args.out, ds.paths, ds.clusters, columns, flags, extra)
+    _say(f"wrote {args.out}: {len(ds)} rows ({result.device}, "
+         f"{time.perf_counter() - t0:.1f} s)")
+    return EXIT_OK
+
+
 def cmd_demo(args) -> int:
     from fiqa_gui.core.demo_project import ensure_demo_project
 
     folder = ensure_demo_project(args.folder, seed=args.seed, progress=_progress(args))
     _say(f"demo project ready: {folder}")
-    _say("the review window arrives in a later release; inspect it with "
-         f"'fiqa-gui info {folder}'")
-    print(folder)
-    return EXIT_OK
+    if args.no_window:
+        print(folder)
+        return EXIT_OK
+    return _open_window(folder, args.screenshot, default_shot="fiqa-curator-demo.png")
+
+
+def cmd_gui(args) -> int:
+    return _open_window(args.project, args.screenshot, default_shot="fiqa-curator.png")
+
+
+def _open_window(project, screenshot, *, default_shot: str) -> int:
+    from fiqa_gui.gui.app import display_available, run_gui
+
+    if screenshot is None and not display_available(probe=True):
+        screenshot = Path(default_shot).absolute()
+        _say(f"fiqa-gui: no display is available, so no window can open; writing a screenshot "
+             f"of it to {screenshot} instead")
+    rc = run_gui(project, screenshot=screenshot)
+    if screenshot is not None and rc == EXIT_OK:
+        _say(f"wrote {screenshot}")
+    return rc
 
 
 # ------------------------------------------------------------------------------- parser
@@ -106,6 +193,25 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_init)
 
+    s = sub.add_parser("score", help="compute SDD, CR, image cues, flags and quality")
+    s.add_argument("project", nargs="?", help="project folder (stores a new run)")
+    s.add_argument("--manifest", metavar="CSV", help="stand-alone: manifest to score")
+    s.add_argument("--embeddings", metavar="NPY", help="stand-alone: its embeddings")
+    s.add_argument("--out", metavar="CSV", help="write one row per image (manifest order)")
+    s.add_argument("--exact", action="store_true",
+                   help="all positives vs all negatives, unnormalised W1, deterministic")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--repeats", type=int, default=12, help="K repetitions (default 12)")
+    s.add_argument("--negatives", type=int, default=24, help="m negatives (default 24)")
+    s.add_argument("--positives", type=int, default=24, help="at most p positives (default 24)")
+    s.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    s.add_argument("--head", metavar="FILE", help="classifier head (.npy/.npz/.pt) for CR")
+    s.add_argument("--no-image-cues", action="store_true",
+                   help="skip pixel cues (image files then need not exist)")
+    s.add_argument("--workers", type=int, default=None, help="threads for image decoding")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_score)
+
     s = sub.add_parser("info", help="summarise a project: images, clusters, runs")
     s.add_argument("project")
     s.set_defaults(func=cmd_info)
@@ -114,17 +220,31 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--folder", default=None,
                    help="where to put it (default: ~/.local/share/fiqa-curator/demo)")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--screenshot", metavar="PNG",
+                   help="render the window offscreen to this PNG and exit")
+    s.add_argument("--no-window", action="store_true",
+                   help="only create (and score) the demo project, print its folder")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("gui", help="open the review window (the default command)")
+    s.add_argument("project", nargs="?", help="project folder to open")
+    s.add_argument("--screenshot", metavar="PNG",
+                   help="render the window offscreen to this PNG and exit")
+    s.set_defaults(func=cmd_gui)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = set(parser._subparsers._group_actions[0].choices)  # noqa: SLF001
+    pos = next((k for k, a in enumerate(argv) if not a.startswith("-")), None)
+    if pos is None and not any(a in ("-h", "--help", "--version") for a in argv):
+        argv = [*argv, "gui"]                      # `fiqa-gui` opens the window
+    elif pos is not None and argv[pos] not in commands:
+        argv = [*argv[:pos], "gui", *argv[pos:]]   # `fiqa-gui PROJECT` opens that project
     args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return EXIT_OK
     try:
         return args.func(args)
     except UserInputError as err:

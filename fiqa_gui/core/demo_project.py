@@ -1,4 +1,4 @@
-"""Create (once) the synthetic demo project: generated data + a project over it.
+"""Create (once) the synthetic demo project: generated data + a scored project over it.
 
 Layout: `<folder>/data/` (images, manifest.csv, embeddings.npy) and `<folder>/project/`.
 The default folder is `$FIQA_CURATOR_HOME/demo`, else `~/.local/share/fiqa-curator/demo`.
@@ -35,7 +35,9 @@ def ensure_demo_project(folder: str | Path | None = None, *, seed: int = 0,
         folder = default_home() / f"demo-seed{seed}"
     project_dir = folder / "project"
     if (project_dir / DB_NAME).is_file():
-        Project.open(project_dir).close()  # proves it opens (and migrates an old one)
+        with Project.open(project_dir) as project:  # proves it opens (migrates an old one)
+            if not project.runs("score"):
+                _score(project, seed, progress)
         return project_dir
     data_dir = folder / "data"
     if data_dir.exists():
@@ -45,5 +47,13 @@ def ensure_demo_project(folder: str | Path | None = None, *, seed: int = 0,
     manifest = generate_demo(data_dir, seed=seed, n_clusters=n_clusters, progress=progress)
     data = load_data(manifest=manifest, embeddings=manifest.parent / "embeddings.npy",
                      progress=progress)
-    Project.create(project_dir, data, progress=progress).close()
+    with Project.create(project_dir, data, progress=progress) as project:
+        _score(project, seed, progress)
     return project_dir
+
+
+def _score(project, seed: int, progress: ProgressCallback) -> None:
+    from fiqa_gui.core.project_scoring import score_project
+    from fiqa_gui.core.scoring.pipeline import ScoringParams
+
+    score_project(project, ScoringParams(seed=seed), progress=progress)

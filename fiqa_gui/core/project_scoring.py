@@ -1,0 +1,225 @@
+"""Score a project end to end: SDD + CR + pixel cues, then flags and the anchored `quality`.
+
+`score_project` stores a run of kind 'score'; `rescore_with_seeds` recomputes `quality` against
+the curator-approved seed images of a base run and stores a run of kind 'rescore', together with
+what changed (rank moves, flags resolved). Both are what the CLI and the GUI call.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from fiqa_gui.core.anchored import AnchoredResult, anchored_quality, propose_anchors
+from fiqa_gui.core.diagnostics import Diagnostics, FlagParams, diagnose
+from fiqa_gui.core.progress import CancelToken, ProgressCallback, no_progress
+from fiqa_gui.core.quality_cues import low_information_similarity, model_free_quality
+from fiqa_gui.core.store import Project
+
+PER_IMAGE_EXTRAS = ("lowinfo", "strength", "certainty", "anchor_similarity", "is_anchor",
+                    "near_dup_group")
+
+
+@dataclass
+class ProjectLabels:
+    """Contiguous cluster indices for scoring, and the database cluster ids they stand for."""
+
+    labels: np.ndarray        # 0..C-1 per image
+    cluster_ids: np.ndarray   # database id of each index
+    names: list[str]
+
+
+def project_labels(project: Project) -> ProjectLabels:
+    """Map the current (possibly curated) clusters to 0..C-1 in cluster-name order."""
+    db_ids = project.image_cluster_ids()
+    names_by_id = project.cluster_names_by_id()
+    present = np.unique(db_ids)
+    present = np.array(sorted(present, key=lambda c: names_by_id[int(c)]), dtype=np.int64)
+    index = np.full(int(present.max()) + 1, -1, dtype=np.int64)
+    index[present] = np.arange(len(present))
+    return ProjectLabels(labels=index[db_ids], cluster_ids=present,
+                         names=[names_by_id[int(c)] for c in present])
+
+
+def finish_scores(embeddings: np.ndarray, labels: np.ndarray, columns: dict[str, np.ndarray],
+                  *, unreadable: np.ndarray | None = None,
+                  approved: dict[int, list[int]] | None = None,
+                  flag_params: FlagParams | None = None,
+                  lowinfo: np.ndarray | None = None) -> tuple[Diagnostics, AnchoredResult,
+                                                               np.ndarray]:
+    """Flags + anchored quality from SDD/CR/iq columns; returns (diagnostics, anchored, lowinfo).
+
+    `approved` maps a cluster index to its approved seed image ids (the anchors it replaces).
+    """
+    if lowinfo is None:
+        lowinfo = low_information_similarity(embeddings)
+    iq = columns.get("iq")
+    strength = model_free_quality(lowinfo, iq)
+    diag = diagnose(embeddings, labels, strength=strength, sdd=columns["sdd"],
+                    sdd_signed=columns["sdd_signed"], cr=columns["cr"], ccs=columns["ccs"],
+                    nnccs=columns["nnccs"], iq=iq, unreadable=unreadable,
+                    params=flag_params or FlagParams())
+    suspect = np.array(["identity_suspect" in f for f in diag.image_flags], dtype=bool)
+    anchors = propose_anchors(labels, strength, suspect)
+    anchored = anchored_quality(embeddings, labels, strength, columns["nnccs"], anchors,
+                                approved=approved)
+    return diag, anchored, lowinfo
+
+
+def _extras(diag: Diagnostics, anchored: AnchoredResult, lowinfo: np.ndarray) -> dict:
+    is_anchor = np.zeros(len(lowinfo))
+    for ids in anchored.anchors.values():
+        is_anchor[ids] = 1.0
+    return {"lowinfo": lowinfo, "strength": anchored.strength, "certainty": anchored.certainty,
+            "anchor_similarity": anchored.anchor_similarity, "is_anchor": is_anchor,
+            "near_dup_group": diag.near_dup_group.astype(float)}
+
+
+def _details(diag: Diagnostics, pl: ProjectLabels) -> list[tuple]:
+    return [(d.flag, int(pl.cluster_ids[d.cluster]), d.image, d.explanation, d.numbers)
+            for d in diag.details]
+
+
+def score_project(project: Project, params=None, *, progress: ProgressCallback = no_progress,
+                  cancel: CancelToken | None = None) -> int:
+    """Run the full scoring on a project and store it as a new run; return the run id."""
+    from fiqa_gui.core.scoring.pipeline import ScoringParams, score_dataset
+
+    params = params or ScoringParams()
+    t0 = time.perf_counter()
+    ds = project.dataset()
+    emb = project.embeddings()
+    if emb is None:
+        from fiqa_gui.core.errors import UserInputError
+
+        raise UserInputError("the project has no embeddings", file=project.folder,
+                             fix="create it again with --embeddings NPY.")
+    pl = project_labels(project)
+    paths = [str(p) for p in ds.absolute_paths()] if params.image_cues else None
+    result = score_dataset(emb, pl.labels, pl.names, paths, params, progress=progress,
+                           cancel=cancel)
+    columns = {c: getattr(result, c) for c in ("sdd", "sdd_signed", "cr", "ccs", "nnccs", "iq")}
+    progress(0, 1, "diagnostics")
+    approved = approved_anchors(project, pl)
+    diag, anchored, lowinfo = finish_scores(emb, pl.labels, columns, unreadable=ds.unreadable,
+                                            approved=approved)
+    progress(1, 1, "diagnostics")
+    columns["quality"] = anchored.quality
+    extra = dict(getattr(result, "cues", {}) or {})
+    extra.update(_extras(diag, anchored, lowinfo))
+    flags = _merge_flags(result.flags, diag.row_flags(pl.labels))
+    run_params = dict(result.params_dict())
+    run_params["anchors"] = {"approved_clusters": len(approved or {})}
+    return project.add_run("score", run_params, columns, flags, device=result.device,
+                           seed=params.seed, duration_s=time.perf_counter() - t0, extra=extra,
+                           flag_details=_details(diag, pl))
+
+
+def approved_anchors(project: Project, pl: ProjectLabels | None = None) -> dict[int, list[int]]:
+    """Approved seed images per cluster index (only clusters with at least one approved seed)."""
+    pl = pl or project_labels(project)
+    rows = project.conn.execute(
+        "SELECT a.image_id, i.cluster_id FROM annotations a JOIN images i ON i.id = a.image_id "
+        "WHERE a.seed_state = 'approved' AND a.wrong_identity = 0").fetchall()
+    index = {int(c): k for k, c in enumerate(pl.cluster_ids)}
+    out: dict[int, list[int]] = {}
+    for image_id, cluster_id in rows:
+        out.setdefault(index[int(cluster_id)], []).append(int(image_id))
+    return {c: sorted(ids) for c, ids in out.items()}
+
+
+@dataclass
+class RescoreSummary:
+    """What re-scoring against approved seeds changed, per cluster that has approved seeds."""
+
+    run_id: int
+    base_run_id: int
+    clusters: list[dict]        # name, seeds, spearman(old, new quality), top movers
+    resolved_score_shift: list[int]   # image ids whose score-shift flag `quality` resolves
+
+
+def rescore_with_seeds(project: Project, base_run_id: int | None = None, *,
+                       progress: ProgressCallback = no_progress) -> RescoreSummary:
+    """Recompute `quality` with approved seeds as anchors; store and describe the new run."""
+    from scipy.stats import spearmanr
+
+    from fiqa_gui.core.errors import UserInputError
+
+    t0 = time.perf_counter()
+    base = project.runs("score")[-1] if base_run_id is None else next(
+        (r for r in project.runs() if r.id == base_run_id), None)
+    if base is None:
+        raise UserInputError("there is no scoring run to re-score", file=project.folder,
+                             fix="score the project first (fiqa-gui score PROJECT).")
+    old = project.scores(base.id)
+    pl = project_labels(project)
+    approved = approved_anchors(project, pl)
+    if not approved:
+        raise UserInputError("no approved seed images yet", file=project.folder,
+                             fix="approve seed images (seed panel, or 'fiqa-gui sample') first.")
+    emb = project.embeddings()
+    ds = project.dataset()
+    progress(0, 1, "re-scoring")
+    columns = {c: np.asarray(old[c], dtype=float) for c in
+               ("sdd", "sdd_signed", "cr", "ccs", "nnccs", "iq")}
+    lowinfo = np.asarray(old["lowinfo"]) if "lowinfo" in old else None
+    diag, anchored, lowinfo = finish_scores(emb, pl.labels, columns, unreadable=ds.unreadable,
+                                            approved=approved, lowinfo=lowinfo)
+    columns["quality"] = anchored.quality
+    extra = {k: np.asarray(old[k], dtype=float) for k in old
+             if k not in columns and k not in ("flags", "quality") and k not in PER_IMAGE_EXTRAS}
+    extra.update(_extras(diag, anchored, lowinfo))
+    base_flags = [[f for f in fl if f in ("unreadable",)] for fl in old["flags"]]
+    flags = _merge_flags(base_flags, diag.row_flags(pl.labels))
+    params = dict(base.params)
+    params["base_run"] = base.id
+    params["anchors"] = {"approved_clusters": len(approved)}
+    run_id = project.add_run("rescore", params, columns, flags, device=base.device,
+                             seed=base.seed, duration_s=time.perf_counter() - t0, extra=extra,
+                             flag_details=_details(diag, pl))
+    progress(1, 1, "re-scoring")
+    clusters = []
+    old_q = np.asarray(old["quality"], dtype=float)
+    for c, seeds in sorted(approved.items()):
+        members = np.flatnonzero(pl.labels == c)
+        ok = np.isfinite(old_q[members]) & np.isfinite(anchored.quality[members])
+        rho = float(spearmanr(old_q[members][ok], anchored.quality[members][ok])[0]) \
+            if ok.sum() >= 3 else float("nan")
+        moves = rank_moves(old_q[members], anchored.quality[members])
+        top = sorted(zip(members.tolist(), moves.tolist(), strict=True),
+                     key=lambda t: -abs(t[1]))[:5]
+        clusters.append({"cluster": pl.names[c], "seeds": seeds, "spearman": rho,
+                         "top_moves": [{"image_id": i, "rank_change": m} for i, m in top]})
+    resolved = []
+    for members in _groups(pl.labels):
+        ranks_new = _ranks(anchored.quality[members])
+        for j, i in enumerate(members):
+            if "score_shift" in old["flags"][i] and ranks_new[j] <= len(members) / 2:
+                resolved.append(int(i))
+    return RescoreSummary(run_id=run_id, base_run_id=base.id, clusters=clusters,
+                          resolved_score_shift=resolved)
+
+
+def rank_moves(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """Per image, how many places it moved up (positive) from `before` to `after` ranking."""
+    return _ranks(before) - _ranks(after)
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    """Rank 1 = highest value; NaN last; ties by position (stable)."""
+    order = np.argsort(-np.nan_to_num(np.asarray(values, dtype=float), nan=-np.inf),
+                       kind="stable")
+    ranks = np.empty(len(order), dtype=np.int64)
+    ranks[order] = np.arange(1, len(order) + 1)
+    return ranks
+
+
+def _groups(labels: np.ndarray) -> list[np.ndarray]:
+    order = np.argsort(labels, kind="stable")
+    return np.split(order, np.flatnonzero(np.diff(labels[order])) + 1)
+
+
+def _merge_flags(a: list[list[str]], b: list[list[str]]) -> list[list[str]]:
+    return [list(dict.fromkeys(x + y)) for x, y in zip(a, b, strict=True)]

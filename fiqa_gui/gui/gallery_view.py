@@ -1,0 +1,355 @@
+"""The gallery panel: one cluster's images as ranked thumbnails, with rank, order, size and the
+score-range filter the distribution plot sets."""
+
+from __future__ import annotations
+
+import html
+import math
+
+import numpy as np
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QSize, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QSizePolicy,
+    QSlider,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from fiqa_gui.core.review import (
+    CLUSTER_FLAGS,
+    ReviewData,
+    image_scores,
+    in_range,
+    score_title,
+)
+from fiqa_gui.gui.gallery_delegate import GalleryDelegate
+from fiqa_gui.gui.gallery_model import IMAGE_ID_ROLE, GalleryModel, format_score
+from fiqa_gui.gui.preview import PreviewDialog
+from fiqa_gui.gui.thumbnail_loader import ThumbnailLoader
+
+MIN_THUMB, MAX_THUMB = 48, 256
+SPACING = 6
+
+
+class GalleryView(QListView):
+    """Icon-mode list tuned for thousands of uniform tiles; says when it has painted."""
+
+    painted = Signal()
+    preview_requested = Signal(int)  # row
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setMovement(QListView.Movement.Static)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setLayoutMode(QListView.LayoutMode.Batched)
+        self.setBatchSize(400)
+        self.setUniformItemSizes(True)
+        self.setWrapping(True)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setSelectionRectVisible(True)
+        self.setDragEnabled(False)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.verticalScrollBar().setSingleStep(24)
+        self.doubleClicked.connect(lambda idx: self.preview_requested.emit(idx.row()))
+
+    def paintEvent(self, event) -> None:
+        super().paintEvent(event)
+        self.painted.emit()
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() in (Qt.Key.Key_Space, Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            idx = self.currentIndex()
+            if idx.isValid():
+                self.preview_requested.emit(idx.row())
+                return
+        super().keyPressEvent(event)
+
+
+class GalleryPanel(QWidget):
+    """Rank-by / order / size controls over a `GalleryView`, and the range filter."""
+
+    current_changed = Signal(int)  # image id, -1 for none
+    selection_changed = Signal(object)  # np.ndarray of selected image ids
+    rank_changed = Signal(str, bool)  # score name, descending
+    shown_changed = Signal()  # the set of shown images changed (cluster, rank, range)
+
+    def __init__(self, loader: ThumbnailLoader, thumb_px: int = 112, parent=None) -> None:
+        super().__init__(parent)
+        self.loader = loader
+        self.review: ReviewData | None = None
+        self.cluster_id = -1
+        self.by = "sdd"
+        self.descending = True
+        self.range: tuple[float, float] | None = None
+        self._ranked = np.zeros(0, dtype=np.int64)
+
+        self.rank_combo = QComboBox()
+        self.rank_combo.setToolTip("Score the gallery is ranked by (R)")
+        self.order_button = QToolButton()
+        self.order_button.setCheckable(True)
+        self.order_button.setChecked(True)
+        self.order_button.setToolTip("Order: highest score first, or lowest first (O)")
+        self.size_slider = QSlider(Qt.Orientation.Horizontal)
+        self.size_slider.setRange(MIN_THUMB, MAX_THUMB)
+        self.size_slider.setSingleStep(8)
+        self.size_slider.setPageStep(32)
+        self.size_slider.setFixedWidth(110)
+        self.size_slider.setToolTip("Thumbnail size (Ctrl+= / Ctrl+-)")
+        self.info = QLabel()
+        self.info.setTextFormat(Qt.TextFormat.RichText)
+        # may be cut at the right rather than widen the panel (and squeeze its neighbours)
+        self.info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.info.setMinimumWidth(40)
+        self.clear_range_button = QToolButton()
+        self.clear_range_button.setText("Clear range")
+        self.clear_range_button.setToolTip("Show every image of the cluster again")
+        self.clear_range_button.setVisible(False)
+
+        bar = QHBoxLayout()
+        bar.setContentsMargins(4, 2, 4, 2)
+        bar.addWidget(QLabel("Rank by"))
+        bar.addWidget(self.rank_combo)
+        bar.addWidget(self.order_button)
+        bar.addSpacing(12)
+        bar.addWidget(QLabel("Size"))
+        bar.addWidget(self.size_slider)
+        bar.addStretch(1)
+        line = QHBoxLayout()  # what is shown: cluster, counts, range, cluster flags
+        line.setContentsMargins(6, 0, 4, 0)
+        line.addWidget(self.info, 1)
+        line.addWidget(self.clear_range_button)
+
+        self.model = GalleryModel(loader, self)
+        self.delegate = GalleryDelegate(self)
+        self.view = GalleryView()
+        self.view.setModel(self.model)
+        self.view.setItemDelegate(self.delegate)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addLayout(bar)
+        layout.addLayout(line)
+        layout.addWidget(self.view, 1)
+
+        self.size_slider.setValue(int(np.clip(thumb_px, MIN_THUMB, MAX_THUMB)))
+        self._apply_size(self.size_slider.value())
+        self._update_order_button()
+        self.rank_combo.currentIndexChanged.connect(self._on_rank_combo)
+        self.order_button.toggled.connect(self._on_order)
+        self.size_slider.valueChanged.connect(self._apply_size)
+        self.clear_range_button.clicked.connect(self.clear_range)
+        self.view.selectionModel().currentChanged.connect(self._on_current)
+        self.view.selectionModel().selectionChanged.connect(self._on_selection)
+        self.view.preview_requested.connect(self.open_preview)
+
+    # ----------------------------------------------------------------- content
+    def set_review(self, review: ReviewData | None) -> None:
+        self.loader.drop_pending()
+        self.review = review
+        self.cluster_id = -1
+        self.range = None
+        self._ranked = np.zeros(0, dtype=np.int64)
+        self.model.set_review(review)
+        self.rank_combo.blockSignals(True)
+        self.rank_combo.clear()
+        names = review.rankable if review is not None else ()
+        for name in names:
+            self.rank_combo.addItem(score_title(name), name)
+        if self.by not in names and names:
+            self.by = names[0]
+        if names:
+            self.rank_combo.setCurrentIndex(list(names).index(self.by))
+        self.rank_combo.setEnabled(review is not None and review.scores is not None)
+        self.rank_combo.blockSignals(False)
+        self._update_info()
+
+    def set_cluster(self, cluster_id: int) -> None:
+        """Show a cluster, ranked; the first image becomes current."""
+        if self.review is None:
+            return
+        self.loader.drop_pending()  # the previous cluster's requests are stale now
+        self.cluster_id = int(cluster_id)
+        self.range = None
+        self._ranked = self.review.rank(self.cluster_id, self.by, self.descending)
+        self._show(keep=None)
+
+    def set_rank(self, by: str, descending: bool | None = None) -> None:
+        if self.review is None:
+            return
+        if descending is not None and descending != self.descending:
+            self.order_button.blockSignals(True)
+            self.order_button.setChecked(descending)
+            self.order_button.blockSignals(False)
+            self.descending = descending
+            self._update_order_button()
+        if by != self.by:
+            self.by = by
+            self.range = None  # the range was on the previous score
+            i = self.rank_combo.findData(by)
+            if i >= 0:
+                self.rank_combo.blockSignals(True)
+                self.rank_combo.setCurrentIndex(i)
+                self.rank_combo.blockSignals(False)
+        if self.cluster_id >= 0:
+            keep = self.current_id()
+            self._ranked = self.review.rank(self.cluster_id, self.by, self.descending)
+            self._show(keep=keep)
+        self.rank_changed.emit(self.by, self.descending)
+
+    def set_range(self, lo: float, hi: float) -> None:
+        """Show only images whose ranking score lies in [lo, hi]."""
+        self.range = (float(min(lo, hi)), float(max(lo, hi)))
+        self._show(keep=self.current_id())
+
+    def clear_range(self) -> None:
+        if self.range is not None:
+            self.range = None
+            self._show(keep=self.current_id())
+
+    def ranked_ids(self) -> np.ndarray:
+        """The cluster's image ids in rank order, before the range filter."""
+        return self._ranked
+
+    def shown_ids(self) -> np.ndarray:
+        return self.model.ids()
+
+    def _show(self, keep: int | None) -> None:
+        ids = self._ranked
+        if self.range is not None and self.review is not None and self.review.scores:
+            values = np.asarray(self.review.scores[self.by], dtype=float)[ids]
+            ids = ids[in_range(values, *self.range)]
+        self.model.show(ids, self.by)
+        self.clear_range_button.setVisible(self.range is not None)
+        row = self.model.row_of(keep) if keep is not None and keep >= 0 else -1
+        if row < 0 and len(ids):
+            row = 0
+        if row >= 0:
+            idx = self.model.index(row)
+            self.view.selectionModel().setCurrentIndex(
+                idx, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+            if row == 0:
+                self.view.scrollToTop()
+            else:
+                self.view.scrollTo(idx, QAbstractItemView.ScrollHint.PositionAtCenter)
+        else:
+            self.current_changed.emit(-1)
+            self.selection_changed.emit(np.zeros(0, dtype=np.int64))
+        self._update_info()
+        self.shown_changed.emit()
+
+    # ----------------------------------------------------------------- selection
+    def current_id(self) -> int:
+        idx = self.view.currentIndex()
+        return int(idx.data(IMAGE_ID_ROLE)) if idx.isValid() else -1
+
+    def selected_ids(self) -> np.ndarray:
+        rows = sorted(i.row() for i in self.view.selectionModel().selectedIndexes())
+        ids = self.model.ids()
+        return ids[rows] if rows else np.zeros(0, dtype=np.int64)
+
+    def select_image(self, image_id: int) -> bool:
+        """Make one image current and the only selection (clears a range that hides it)."""
+        row = self.model.row_of(image_id)
+        if row < 0 and self.range is not None and bool((self._ranked == int(image_id)).any()):
+            self.range = None
+            self._show(keep=int(image_id))
+            row = self.model.row_of(image_id)
+        if row < 0:
+            return False
+        idx = self.model.index(row)
+        self.view.selectionModel().setCurrentIndex(
+            idx, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        self.view.scrollTo(idx)
+        return True
+
+    def select_images(self, image_ids) -> None:
+        """Select several images (keeps the current one current when it is among them)."""
+        sel = QItemSelection()
+        for i in image_ids:
+            row = self.model.row_of(int(i))
+            if row >= 0:
+                idx = self.model.index(row)
+                sel.select(idx, idx)
+        self.view.selectionModel().select(sel, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+
+    def _on_current(self, current, _previous) -> None:
+        self.current_changed.emit(int(current.data(IMAGE_ID_ROLE)) if current.isValid() else -1)
+
+    def _on_selection(self, *_):
+        self.selection_changed.emit(self.selected_ids())
+        self._update_info()
+
+    # ----------------------------------------------------------------- controls
+    def _on_rank_combo(self, i: int) -> None:
+        by = self.rank_combo.itemData(i)
+        if by:
+            self.set_rank(by)
+
+    def _on_order(self, checked: bool) -> None:
+        self.descending = checked
+        self._update_order_button()
+        self.set_rank(self.by)
+
+    def toggle_order(self) -> None:
+        self.order_button.toggle()
+
+    def _update_order_button(self) -> None:
+        self.order_button.setText("↓ high first" if self.descending else "↑ low first")
+
+    def _apply_size(self, px: int) -> None:
+        self.delegate.set_thumb_size(px)
+        self.loader.set_display_size(px)
+        tile = self.delegate.tile_size()
+        self.view.setGridSize(QSize(tile.width() + SPACING, tile.height() + SPACING))
+        self.view.doItemsLayout()
+
+    def grow(self, step: int) -> None:
+        self.size_slider.setValue(self.size_slider.value() + step)
+
+    def _update_info(self) -> None:
+        if self.review is None or self.cluster_id < 0:
+            self.info.setText("")
+            return
+        name = html.escape(self.review.summaries.names[self.cluster_id])
+        total, shown = len(self._ranked), len(self.model.ids())
+        text = f"<b>{name}</b> · {shown:,} of {total:,} images" if shown != total \
+            else f"<b>{name}</b> · {total:,} images"
+        if self.range is not None:
+            lo, hi = self.range
+            text += (f" · {html.escape(score_title(self.by))} "
+                     f"{format_score(lo)}–{format_score(hi)}")
+        cluster_flags = [f for f in self.review.summaries.flags[self.cluster_id]
+                         if f in CLUSTER_FLAGS]
+        if cluster_flags:
+            text += (" · <span style='color:#e6550d'>⚑ "
+                     + html.escape(", ".join(f.replace("_", " ") for f in cluster_flags))
+                     + "</span>")
+        why = self.review.cluster_explanations.get(self.cluster_id, [])
+        self.info.setToolTip("<br>".join(
+            f"⚑ <b>{html.escape(f.replace('_', ' '))}</b>: {html.escape(t)}" for f, t in why))
+        n_sel = len(self.view.selectionModel().selectedIndexes())
+        if n_sel > 1:
+            text += f" · {n_sel:,} selected"
+        self.info.setText(text)
+
+    # ----------------------------------------------------------------- preview
+    def open_preview(self, row: int) -> PreviewDialog | None:
+        if self.review is None or not (0 <= row < self.model.rowCount()):
+            return None
+        i = self.model.image_id(row)
+        values = image_scores(self.review.scores, i, self.review.score_names)
+        parts = [f"{score_title(n)} {format_score(v)}" for n, v in values if not math.isnan(v)]
+        caption = (f"{self.review.dataset.paths[i]} · cluster "
+                   f"{self.review.summaries.names[int(self.review.labels[i])]} · "
+                   + " · ".join(parts))
+        dialog = PreviewDialog(self.model.path_of(i), caption, self)
+        dialog.show()
+        return dialog

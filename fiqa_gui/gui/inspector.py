@@ -1,0 +1,346 @@
+"""The inspector: the selected image large with everything known about it, the similarity
+histograms behind its SDD, and the cluster's score distribution and SDD-vs-CR scatter."""
+
+from __future__ import annotations
+
+import html
+from functools import partial
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QSizePolicy,
+    QSpinBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from fiqa_gui.core.review import (
+    TIER_NAMES,
+    ReviewData,
+    image_scores,
+    private_embeddings,
+    score_title,
+    similarity_picture,
+)
+from fiqa_gui.gui.gallery_model import format_score
+from fiqa_gui.gui.jobs import LatestOnly, quiet_import
+from fiqa_gui.gui.preview import read_scaled
+from fiqa_gui.gui.score_distribution_plot import ScoreDistributionPlot
+from fiqa_gui.gui.score_scatter_plot import ScoreScatterPlot
+from fiqa_gui.gui.similarity_plot import SimilarityPlot
+from fiqa_gui.gui.theme import TIER_COLOURS
+
+IMAGE_BOX = 180
+SDD_HELP = ("W1 is the distance between the two distributions in one repetition; the SDD "
+            "label is W1 min-max normalised to 0–100 over the dataset and averaged over the "
+            "repetitions. Far apart, positives on the right = a high score.")
+
+
+MAIN_SCORES = ("sdd", "cr", "iq", "quality", "sdd_signed", "ccs", "nnccs")
+
+
+def _pairs_table(items, *, bold: bool, small: bool = False) -> str:
+    """name/value pairs laid out in two columns of an HTML table."""
+    b0, b1 = ("<b>", "</b>") if bold else ("", "")
+    cells = [f"<td>{html.escape(score_title(n))}</td><td align='right'>{b0}{format_score(v)}"
+             f"{b1}&nbsp;&nbsp;&nbsp;</td>" for n, v in items]
+    half = (len(cells) + 1) // 2
+    rows = "".join(f"<tr>{cells[k]}{cells[k + half] if k + half < len(cells) else ''}</tr>"
+                   for k in range(half))
+    style = " style='font-size:small'" if small else ""
+    return f"<table cellspacing='0' cellpadding='0'{style}>{rows}</table>"
+
+
+def _picture(path, labels, index, params, repeat):
+    """Worker side: a fresh copy-on-write map per request, so nothing leaks between requests."""
+    quiet_import("fiqa_gui.core.scoring.sdd", "scipy.stats")
+    return similarity_picture(private_embeddings(path), labels, index, params, repeat)
+
+
+def _title_label(tooltip: str) -> QLabel:
+    label = QLabel()
+    label.setTextFormat(Qt.TextFormat.RichText)
+    label.setWordWrap(True)
+    label.setToolTip(tooltip)
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+    return label
+
+
+def _card(title: QLabel, plot: QWidget, extra: QWidget | None = None) -> QWidget:
+    """A plot with its title above it, as Qt text (wraps and elides; pyqtgraph titles don't)."""
+    box = QWidget()
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(2)
+    head = QHBoxLayout()
+    head.addWidget(title, 1)
+    if extra is not None:
+        head.addWidget(extra)
+    layout.addLayout(head)
+    layout.addWidget(plot, 1)
+    plot.setMinimumSize(160, 120)
+    return box
+
+
+class InspectorPanel(QWidget):
+    """Right-hand panel; the plots talk back through `image_clicked` and the range signals."""
+
+    image_clicked = Signal(int)
+    range_changed = Signal(float, float)
+    range_cleared = Signal()
+    similarity_shown = Signal()  # a picture arrived (the first one imported the scoring code)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.review: ReviewData | None = None
+        self.embeddings_path = None
+        self.image_id = -1
+        self.cluster_id = -1
+        self.by = "sdd"
+        self.similarity_error: str | None = None
+        self._async = LatestOnly(self)
+
+        self.image = QLabel()
+        self.image.setFixedSize(IMAGE_BOX, IMAGE_BOX)
+        self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.image.setFrameShape(QFrame.Shape.StyledPanel)
+        self.details = QLabel()
+        self.details.setTextFormat(Qt.TextFormat.RichText)
+        self.details.setWordWrap(True)
+        self.details.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        scroll = QScrollArea()
+        scroll.setWidget(self.details)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        header = QWidget()
+        hl = QHBoxLayout(header)
+        hl.setContentsMargins(0, 0, 0, 0)
+        hl.addWidget(self.image, 0, Qt.AlignmentFlag.AlignTop)
+        hl.addWidget(scroll, 1)
+
+        self.similarity = SimilarityPlot()
+        self.similarity.setToolTip(SDD_HELP)
+        self.repeat_spin = QSpinBox()
+        self.repeat_spin.setRange(1, 1)
+        self.repeat_spin.setPrefix("repetition ")
+        self.repeat_spin.setToolTip("Which of the run's random repetitions to show")
+        self.similarity_title = _title_label(SDD_HELP)
+        sim_box = _card(self.similarity_title, self.similarity, self.repeat_spin)
+
+        self.distribution = ScoreDistributionPlot()
+        self.distribution_title = _title_label(
+            "Drag the edges of the shaded region to show only images in that score range; "
+            "Esc or 'Clear range' shows them all again.")
+        self.scatter = ScoreScatterPlot()
+        self.scatter_title = _title_label(
+            "Each point is an image of the cluster. Click one to select it in the gallery; "
+            "selected images are ringed.")
+        self.bottom = QSplitter(Qt.Orientation.Horizontal)
+        self.bottom.addWidget(_card(self.distribution_title, self.distribution))
+        self.bottom.addWidget(_card(self.scatter_title, self.scatter))
+        self.bottom.setChildrenCollapsible(False)
+
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(header)
+        self.splitter.addWidget(sim_box)
+        self.splitter.addWidget(self.bottom)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setStretchFactor(2, 3)
+        self.splitter.setSizes([IMAGE_BOX + 50, 320, 280])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 4, 4, 4)
+        layout.addWidget(self.splitter)
+
+        self.scatter.image_clicked.connect(self.image_clicked)
+        self.distribution.range_changed.connect(self.range_changed)
+        self.distribution.range_cleared.connect(self.range_cleared)
+        self.repeat_spin.valueChanged.connect(lambda _v: self._request_similarity())
+        self.show_image(-1)
+
+    # ----------------------------------------------------------------- content
+    def set_review(self, review: ReviewData | None) -> None:
+        self._async.forget()
+        self.review = review
+        self.embeddings_path = None
+        self.similarity_error = None
+        self.image_id = self.cluster_id = -1
+        if review is not None:
+            try:
+                if review.project.embeddings() is not None:  # checks the file is there
+                    self.embeddings_path = review.project.embeddings_path()
+            except Exception as err:  # noqa: BLE001 - shown in the plot, not raised
+                self.similarity_error = str(err)
+            params = (review.run.params if review.run is not None else {}) or {}
+            repeats = 1 if params.get("exact") else int(params.get("repeats", 1) or 1)
+            self.repeat_spin.blockSignals(True)
+            self.repeat_spin.setRange(1, max(1, repeats))
+            self.repeat_spin.setValue(1)
+            self.repeat_spin.setSuffix(f" of {max(1, repeats)}")
+            self.repeat_spin.blockSignals(False)
+        self.show_image(-1)
+
+    def show_cluster(self, cluster_id: int, ids: np.ndarray, by: str) -> None:
+        """Distribution of score `by` and the SDD-vs-CR scatter over the cluster's images."""
+        rv = self.review
+        self.cluster_id, self.by = cluster_id, by
+        if rv is None:
+            return
+        name = html.escape(rv.summaries.names[cluster_id])
+        title = score_title(by)
+        self.distribution_title.setText(f"<b>{html.escape(title)}</b> in {name} "
+                                        "<small>· drag the region to filter</small>")
+        self.scatter_title.setText(f"<b>SDD vs CR</b> in {name} "
+                                   "<small>· click a point to select</small>")
+        if rv.scores is None:
+            self.distribution.show_values(np.zeros(0), title, "not scored yet")
+            self.scatter.show_points(ids, np.full(len(ids), np.nan), np.full(len(ids), np.nan),
+                                     "SDD", "CR", "not scored yet")
+            return
+        values = np.asarray(rv.scores[by], dtype=float)[ids]
+        self.distribution.show_values(values, title, f"{title} in {name}")
+        self.scatter.show_points(ids, np.asarray(rv.scores["sdd"], float)[ids],
+                                 np.asarray(rv.scores["cr"], float)[ids], "SDD", "CR",
+                                 f"SDD vs CR in {name}")
+        if self.image_id >= 0:
+            self.distribution.mark(float(rv.scores[by][self.image_id]))
+            self.scatter.mark_current(self.image_id)
+
+    def show_image(self, image_id: int) -> None:
+        self.image_id = int(image_id)
+        rv = self.review
+        if rv is None or image_id < 0:
+            self.image.setPixmap(QPixmap())
+            self.image.setText("no image\nselected")
+            self.details.setText("")
+            self.distribution.mark(None)
+            self.scatter.mark_current(-1)
+            self._async.forget()
+            self.similarity.show_message("Select an image to see why it got its SDD score.")
+            self.similarity_title.setText("<b>Why this SDD</b> <small>— an image's similarity "
+                                          "to its own cluster vs. other clusters</small>")
+            return
+        self._show_pixels(image_id)
+        self.details.setText(self._details_html(image_id))
+        if rv.scores is not None:
+            self.distribution.mark(float(rv.scores[self.by][image_id]))
+        self.scatter.mark_current(image_id)
+        sdd = format_score(float(rv.scores["sdd"][image_id])) if rv.scores is not None else "–"
+        self.similarity_title.setText(
+            f"<b>Why this SDD</b> · image #{image_id}, SDD <b>{sdd}</b> "
+            "<small>— its similarity to its own cluster vs. other clusters</small>")
+        self._request_similarity()
+
+    def highlight(self, ids) -> None:
+        self.scatter.highlight(ids)
+
+    def reset_range(self) -> None:
+        self.distribution.reset_range()
+
+    def apply_theme(self, dark: bool) -> None:
+        for plot in (self.similarity, self.distribution, self.scatter):
+            plot.apply_theme(dark)
+
+    def shutdown(self) -> None:
+        self._async.forget()
+        self._async.wait()
+
+    def wait_similarity(self, msecs: int = -1) -> bool:
+        return self._async.wait(msecs)
+
+    # ----------------------------------------------------------------- pieces
+    def _show_pixels(self, i: int) -> None:
+        rv = self.review
+        if rv.dataset.unreadable[i]:
+            self.image.setPixmap(QPixmap())
+            self.image.setText("unreadable\nfile")
+            return
+        pix = read_scaled(str(rv.dataset.absolute_path(i)), QSize(IMAGE_BOX - 4, IMAGE_BOX - 4))
+        if pix.isNull():
+            self.image.setPixmap(QPixmap())
+            self.image.setText("cannot\ndecode")
+            return
+        if pix.width() < IMAGE_BOX - 4 and pix.height() < IMAGE_BOX - 4:
+            pix = pix.scaled(IMAGE_BOX - 4, IMAGE_BOX - 4, Qt.AspectRatioMode.KeepAspectRatio,
+                             Qt.TransformationMode.SmoothTransformation)
+        self.image.setPixmap(pix)
+
+    def _details_html(self, i: int) -> str:
+        """Path and cluster; flags and why (what a curator must see first); the scores and
+        the predicted tier; the manifest's attributes; the cues; the run."""
+        rv = self.review
+        ds = rv.dataset
+        c = int(rv.labels[i])
+        e = html.escape
+        w, h = (int(v) for v in ds.image_sizes[i]) if ds.image_sizes is not None else (0, 0)
+        rows = [f"<b>{e(ds.paths[i])}</b>",
+                f"image #{i} · cluster <b>{e(rv.summaries.names[c])}</b> (#{c}, "
+                f"{int(rv.summaries.sizes[c]):,} images)" + (f" · {w}×{h} px" if w else "")]
+        attrs = [f"{e(k)}: {e(v[i])}" for k, v in ds.attributes.items() if v[i] != ""]
+        if rv.scores is None:
+            rows.append("<i>not scored yet</i>")
+            if attrs:
+                rows.append("<span style='font-size:small'>" + " · ".join(attrs) + "</span>")
+            return "<br>".join(rows)
+        flags = rv.flags_of(i)
+        if flags:
+            rows.append("⚑ <b style='color:#e6550d'>"
+                        + e(", ".join(f.replace("_", " ") for f in flags)) + "</b>")
+            for flag, why in rv.explanations.get(i, []):
+                rows.append(f"<span style='font-size:small'>{e(flag.replace('_', ' '))}: "
+                            f"{e(why)}</span>")
+        values = image_scores(rv.scores, i, rv.score_names)
+        main = [(n, v) for n, v in values if n in MAIN_SCORES]
+        cues = [(n, v) for n, v in values if n not in MAIN_SCORES]
+        tier = int(rv.tiers(self.by)[i])
+        colour = TIER_COLOURS[tier].name()
+        rows.append(_pairs_table(main, bold=True))
+        rows.append(f"tier: <b style='color:{colour}'>{TIER_NAMES[tier]}</b> "
+                    f"<span style='font-size:small'>(by {e(score_title(self.by))} terciles of "
+                    "the dataset)</span>")
+        if attrs:
+            rows.append("<span style='font-size:small'>" + " · ".join(attrs) + "</span>")
+        if cues:
+            rows.append("<span style='font-size:small'>cues and parts:</span>"
+                        + _pairs_table(cues, bold=False, small=True))
+        if rv.run is not None:
+            rows.append(f"<span style='font-size:small'>run #{rv.run.id} · "
+                        f"{e(rv.run.created_at)} · device {e(str(rv.run.device))}</span>")
+        return "<br>".join(rows)
+
+    def _request_similarity(self) -> None:
+        rv, i = self.review, self.image_id
+        if rv is None or i < 0:
+            return
+        if rv.scores is None:
+            self.similarity.show_message("Not scored yet: use Scoring ▸ Score now.")
+            return
+        if self.similarity_error or self.embeddings_path is None:
+            self.similarity.show_message(self.similarity_error or "The project has no embeddings.")
+            return
+        repeat = self.repeat_spin.value() - 1
+        params = rv.run.params if rv.run is not None else {}
+        fn = partial(_picture, self.embeddings_path, rv.labels, i, params, repeat)
+        self._async.submit(fn, lambda pic: self._on_picture(pic, i), self._on_error)
+
+    def _on_picture(self, pic, i: int) -> None:
+        if i != self.image_id:
+            return
+        self.similarity.show_picture(pic)
+        self.similarity_shown.emit()
+
+    def _on_error(self, err: BaseException) -> None:
+        if isinstance(err, ImportError):
+            self.similarity.show_message("The similarity sets need the scoring package,\n"
+                                         "which is not installed.")
+        else:
+            self.similarity.show_message(f"Cannot compute the similarity sets:\n{err}")

@@ -1,0 +1,130 @@
+"""Scoring a project end to end: stored runs, flags with explanations, CLI CSV, re-scoring."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fiqa_gui.cli import main
+from fiqa_gui.core import curation as cur
+from fiqa_gui.core.demo_project import ensure_demo_project
+from fiqa_gui.core.errors import UserInputError
+from fiqa_gui.core.project_scoring import (
+    project_labels,
+    rank_moves,
+    rescore_with_seeds,
+    score_project,
+)
+from fiqa_gui.core.score_table import read_scores_csv
+from fiqa_gui.core.scoring.pipeline import ScoringParams
+from fiqa_gui.core.store import Project
+
+
+@pytest.fixture(scope="module")
+def demo_folder(tmp_path_factory):
+    return ensure_demo_project(tmp_path_factory.mktemp("demo") / "d", n_clusters=16)
+
+
+@pytest.fixture
+def project(demo_folder, tmp_path):
+    import shutil
+
+    dst = tmp_path / "p"
+    shutil.copytree(demo_folder, dst, ignore=shutil.ignore_patterns(".lock"))
+    with Project.open(dst) as p:
+        yield p
+
+
+def test_score_project_stores_everything_and_reopens(project):
+    run_id = score_project(project, ScoringParams(repeats=3))
+    folder = project.folder
+    project.close()
+    with Project.open(folder) as p:
+        run = p.runs()[-1]
+        assert run.id == run_id and run.params["repeats"] == 3 and run.device == "cpu"
+        assert run.duration_s > 0 and run.seed == 0
+        s = p.scores(run_id)
+        n = p.image_count()
+        for col in ("sdd", "sdd_signed", "cr", "ccs", "nnccs", "iq", "quality", "lowinfo",
+                    "strength", "sharpness"):
+            assert len(s[col]) == n and np.isfinite(s[col]).sum() > n * 0.9, col
+        assert np.nanmin(s["quality"]) >= 0 and np.nanmax(s["quality"]) <= 100
+        details = p.flag_details(run_id)
+        kinds = {d["flag"] for d in details}
+        assert {"singleton", "identity_suspect", "near_duplicate"} <= kinds
+        for d in details:
+            assert d["explanation"] and isinstance(d["numbers"], dict)
+        # every flag in the scores table has a stored explanation for that image or cluster
+        flagged = {(i, f) for i, fl in enumerate(s["flags"]) for f in fl
+                   if f in ("identity_suspect", "singleton", "near_duplicate")}
+        explained = {(d["image_id"], d["flag"]) for d in details if d["image_id"] is not None}
+        assert {(i, f) for i, f in flagged if f != "near_duplicate"} <= explained
+
+
+def test_rescore_with_approved_seeds(project):
+    base = score_project(project, ScoringParams(repeats=2))
+    with pytest.raises(UserInputError, match="no approved seed"):
+        rescore_with_seeds(project)
+    pl = project_labels(project)
+    base_scores = project.scores(base)
+    # approve the two lowest-quality images of the largest cluster as seeds: quality must
+    # change there and nowhere else
+    c = int(np.argmax(np.bincount(pl.labels)))
+    members = np.flatnonzero(pl.labels == c)
+    seeds = members[np.argsort(base_scores["quality"][members])[:2]]
+    cur.set_seed_state(project, seeds, "approved").apply(project)
+    summary = rescore_with_seeds(project)
+    new = project.scores(summary.run_id)
+    changed = ~((new["quality"] == base_scores["quality"])
+                | (np.isnan(new["quality"]) & np.isnan(base_scores["quality"])))
+    assert changed[members].all() and not changed[pl.labels != c].any()
+    assert [r.kind for r in project.runs()][-2:] == ["score", "rescore"]
+    assert project.runs()[-1].params["base_run"] == base
+    assert summary.clusters[0]["seeds"] == sorted(seeds.tolist())
+    assert len(summary.clusters[0]["top_moves"]) == min(5, len(members))
+
+
+def test_rank_moves():
+    assert rank_moves(np.array([3.0, 2.0, 1.0]), np.array([1.0, 2.0, 3.0])).tolist() == \
+        [-2, 0, 2]
+
+
+def test_cli_score_project_and_standalone(project, tmp_path, capsys):
+    folder = str(project.folder)
+    project.close()
+    out = tmp_path / "scores.csv"
+    assert main(["score", folder, "--repeats", "2", "--out", str(out), "-q"]) == 0
+    t = read_scores_csv(out)
+    with Project.open(folder) as p:
+        ds = p.dataset()
+        assert t["path"] == ds.paths
+        trap_clusters = {d["cluster_id"] for d in p.flag_details(p.runs()[-1].id)
+                         if d["flag"] == "consistency_trap"}
+        names = p.cluster_names_by_id()
+        manifest = ds.source_path
+        emb = p.embeddings_path()
+    for path, cluster, flags in zip(t["path"], t["cluster"], t["flags"], strict=True):
+        if cluster in {names[c] for c in trap_clusters}:
+            assert "consistency_trap" in flags.split(";"), path
+    out2 = tmp_path / "standalone.csv"
+    assert main(["score", "--manifest", str(manifest), "--embeddings", str(emb), "--out",
+                 str(out2), "--repeats", "2", "--no-image-cues", "-q"]) == 0
+    t2 = read_scores_csv(out2)
+    assert t2["path"] == t["path"]
+    assert t2["sdd"] == t["sdd"]  # same seed, same device: identical SDD
+    assert all(v == "" for v in t2["iq"])
+
+
+@pytest.mark.parametrize("args,expect", [
+    (["--device", "cuda"], "CUDA"),
+    (["--repeats", "0"], "--repeats must be at least 1"),
+])
+def test_cli_score_bad_options_exit_2(project, capsys, args, expect):
+    import torch
+
+    if "cuda" in args and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    folder = str(project.folder)
+    project.close()
+    assert main(["score", folder, "-q", *args]) == 2
+    assert expect in capsys.readouterr().err
