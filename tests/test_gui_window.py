@@ -107,7 +107,8 @@ def test_cluster_selection_ranks_gallery(qtbot, make_window, scored_project):
     assert w.stack.currentWidget() is w.splitter
     assert w.clusters.model.rowCount() == len(SIZES)
     _click_cluster(qtbot, w, 0)
-    expected = rank_cluster(rv.scores, rv.labels, 0, "sdd", descending=True)
+    assert w.gallery.by == "quality"  # the anchored label is the default ranking
+    expected = rank_cluster(rv.scores, rv.labels, 0, "quality", descending=True)
     assert w.gallery.shown_ids().tolist() == expected.tolist()
     assert w.gallery.model.rowCount() == SIZES[0]
     assert w.gallery.current_id() == expected[0]  # first image selected and inspected
@@ -219,7 +220,7 @@ def test_score_range_filters_gallery(qtbot, make_window, scored_project):
     _click_cluster(qtbot, w, 0)
     rv = w.review
     ranked = w.gallery.ranked_ids()
-    values = rv.scores["sdd"][ranked]
+    values = rv.scores[w.gallery.by][ranked]
     lo, hi = np.nanquantile(values, [0.25, 0.75])
     w.inspector.distribution.set_range(lo, hi)  # what a finished drag emits
     shown = w.gallery.shown_ids()

@@ -64,7 +64,7 @@ def test_rankable_adds_quality_only_when_present():
     assert rankable(None) == RANKABLE
     assert rankable({"sdd": np.ones(3), "quality": np.full(3, np.nan)}) == RANKABLE
     assert rankable({"sdd": np.ones(3), "quality": np.array([np.nan, 1, 2])}) == (
-        *RANKABLE, "quality")
+        "quality", *RANKABLE)
 
 
 def test_score_tiers_terciles_and_nan():

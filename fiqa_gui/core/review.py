@@ -48,12 +48,12 @@ def score_title(name: str) -> str:
 
 
 def rankable(scores: dict | None) -> tuple[str, ...]:
-    """`RANKABLE`, extended with `quality` (and later scores) when the run holds any value."""
+    """`RANKABLE`, led by `quality` (the default ranking) when the run holds any value of it."""
     if not scores:
         return RANKABLE
     extra = tuple(name for name in OPTIONAL_RANKABLE
                   if name in scores and np.isfinite(np.asarray(scores[name], float)).any())
-    return RANKABLE + extra
+    return extra + RANKABLE
 
 
 class ClusterIndex:

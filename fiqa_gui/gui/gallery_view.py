@@ -86,7 +86,7 @@ class GalleryPanel(QWidget):
         self.loader = loader
         self.review: ReviewData | None = None
         self.cluster_id = -1
-        self.by = "sdd"
+        self.by = "quality"  # the anchored label; falls back to the first rankable score
         self.descending = True
         self.range: tuple[float, float] | None = None
         self._ranked = np.zeros(0, dtype=np.int64)
