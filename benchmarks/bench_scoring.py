@@ -72,6 +72,19 @@ def peak_rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
 
 
+def cpu_seconds() -> float:
+    """User + system CPU time of this process (all threads)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def load_average() -> str:
+    try:
+        return " ".join(f"{v:.1f}" for v in os.getloadavg())
+    except OSError:
+        return "?"
+
+
 def per_image_reference(x: np.ndarray, labels: np.ndarray, subset: int, k: int = 12,
                         m: int = 24, p: int = 24, seed: int = 0) -> float:
     """Seconds per image of the published algorithm written plainly (Python loop, scipy W1).
@@ -132,20 +145,23 @@ def worker(emb_path: str, labels_path: str, device: str, runs: int, skip_cr: boo
     dev = resolve_device(device)
     emb = np.load(emb_path, mmap_mode="r")
     labels = np.load(labels_path)
-    sdd_t, cr_t = [], []
+    sdd_t, cr_t, sdd_cpu, cr_cpu = [], [], [], []
     for _ in range(runs):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu_seconds()
         res = sdd_scores(emb, labels, seed=0, device=dev)
         if dev.type == "cuda":
             torch.cuda.synchronize()
         sdd_t.append(time.perf_counter() - t0)
+        sdd_cpu.append(cpu_seconds() - c0)
         if not skip_cr:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), cpu_seconds()
             cr_scores(emb, labels, device=dev)
             if dev.type == "cuda":
                 torch.cuda.synchronize()
             cr_t.append(time.perf_counter() - t0)
-    return {"sdd_runs": sdd_t, "cr_runs": cr_t, "peak_rss_gib": peak_rss_gb(),
+            cr_cpu.append(cpu_seconds() - c0)
+    return {"sdd_runs": sdd_t, "cr_runs": cr_t, "sdd_cpu": sdd_cpu, "cr_cpu": cr_cpu,
+            "peak_rss_gib": peak_rss_gb(),
             "scored": int(np.count_nonzero(~np.isnan(res.sdd))), "device": str(dev),
             "threads": torch.get_num_threads()}
 
@@ -182,7 +198,9 @@ def main(argv: list[str] | None = None) -> int:
                "--worker", str(path), str(Path(tmp) / "labels.npy")]
         if args.skip_cr:
             cmd.append("--skip-cr")
+        load0 = load_average()
         out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        load1 = load_average()
         w = json.loads(out.stdout.strip().splitlines()[-1])
         sdd_s = float(np.median(w["sdd_runs"]))
         cr_s = float(np.median(w["cr_runs"])) if w["cr_runs"] else 0.0
@@ -197,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
             "sdd_runs_s": [round(t, 2) for t in w["sdd_runs"]],
             "cr_runs_s": [round(t, 2) for t in w["cr_runs"]],
             "sdd_s": round(sdd_s, 2), "cr_s": round(cr_s, 2), "total_s": round(sdd_s + cr_s, 2),
+            "sdd_cpu_s": round(float(np.median(w["sdd_cpu"])), 1),
+            "cr_cpu_s": round(float(np.median(w["cr_cpu"])), 1) if w["cr_cpu"] else 0.0,
+            "load_before": load0, "load_after": load1,
             "embeddings_gib": round(emb_gb, 2), "peak_rss_gib": round(peak, 2),
             "peak_over_embeddings_gib": round(peak - emb_gb, 2),
             "reference_ms_per_image": round(ref * 1e3, 3),
@@ -209,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
         if w["cr_runs"]:
             print(f"CR   leave-one-out centres, exact NNCCS over {n_clusters} centres: median "
                   f"{cr_s:.1f} s (runs {', '.join(f'{t:.1f}' for t in w['cr_runs'])})")
+        print(f"CPU time (median): SDD {report['sdd_cpu_s']} s, CR {report['cr_cpu_s']} s; "
+              f"load average before {load0}, after {load1}")
         print(f"total {sdd_s + cr_s:.1f} s; peak RSS {peak:.2f} GiB = embeddings {emb_gb:.2f} GiB"
               f" + {peak - emb_gb:.2f} GiB")
         print(f"per-image reference: {ref * 1e3:.2f} ms/image -> {ref * scored / 3600:.2f} h "

@@ -69,3 +69,103 @@ def test_panel_screenshots_light_and_dark(qtbot, project, out_dir, tmp_path):
         assert (out_dir / f"{name}.png").stat().st_size > 5000
     w.set_theme("light", save=False)
     w.close()
+
+
+def _curate(w) -> None:
+    """A curator's first minutes on a cluster: tiers, a wrong identity, seeds, a corrected score,
+    a note, one cluster done; the inspector on a flagged image."""
+    g, c = w.gallery, w.curation
+    ids = [int(i) for i in g.shown_ids()]
+    rv = w.review
+    g.select_images(ids[:3])
+    c.set_tier("high")
+    g.select_images(ids[-3:])
+    c.set_tier("low")
+    g.select_images(ids[3:5])
+    c.set_seed("approved")
+    g.select_images([ids[5]])
+    c.set_seed("rejected")
+    suspects = [i for i in ids if "identity_suspect" in rv.scores["flags"][i]]
+    if suspects:
+        g.select_images([suspects[-1]])
+        c.toggle_wrong()
+    g.select_images([ids[6]])
+    c.edit("corrected_score", 72.0)
+    g.select_images([ids[7]])
+    c.edit("note", "profile view, keep")
+    g.select_image(suspects[0] if suspects else ids[0])
+
+
+def _shoot_curated(qtbot, w, out_dir, prefix: str) -> None:
+    _curate(w)
+    assert w.wait_idle(20000)
+    save_window_png(w, out_dir / f"{prefix}main_window_curated.png")
+    save_window_png(w.gallery, out_dir / f"{prefix}gallery_curated.png")
+    save_window_png(w.inspector, out_dir / f"{prefix}inspector_curated.png")
+    save_window_png(w.clusters, out_dir / f"{prefix}cluster_list_flags.png")
+
+
+def test_curation_screenshots(qtbot, project, out_dir, tmp_path):
+    """Corrected and flagged states, the shortcuts help, the re-score summary, read-only."""
+    import shutil
+
+    copy = tmp_path / "project"
+    shutil.copytree(project, copy)
+    w = MainWindow(AppSettings.at(tmp_path / "s.ini"), detect_device=False)
+    qtbot.addWidget(w)
+    w.jobs.show_dialogs = False
+    w.resize(1600, 1000)
+    w.splitter.setSizes([480, 600, 520])
+    w.show()
+    with qtbot.waitSignal(w.project_opened, timeout=20000):
+        w.open_project(copy)
+    _shoot_curated(qtbot, w, out_dir, "")
+    dialog = w.show_shortcuts()
+    save_window_png(dialog, out_dir / "shortcuts_dialog.png")
+    dialog.close()
+    # re-score with the approved seeds: the summary dialog and the window on the new run
+    with qtbot.waitSignal(w.project_opened, timeout=60000):
+        w.rescore_action.trigger()
+    assert w.rescore_dialog is not None
+    assert w.wait_idle(20000)
+    save_window_png(w.rescore_dialog, out_dir / "rescore_summary.png")
+    save_window_png(w, out_dir / "main_window_rescored.png")
+    # a second window while this one holds the project: read-only
+    w2 = MainWindow(AppSettings.at(tmp_path / "s2.ini"), detect_device=False)
+    qtbot.addWidget(w2)
+    w2.resize(1600, 1000)
+    w2.show()
+    with qtbot.waitSignal(w2.jobs.finished, timeout=20000):
+        w2.open_project(copy)
+    save_window_png(w2.read_only_prompt, out_dir / "read_only_prompt.png")
+    with qtbot.waitSignal(w2.project_opened, timeout=20000):
+        w2.read_only_prompt.read_only_button.click()
+    w2.jobs.show_dialogs = False
+    assert w2.wait_idle(20000)
+    save_window_png(w2, out_dir / "main_window_read_only.png")
+    for name in ("main_window_curated", "gallery_curated", "inspector_curated",
+                 "cluster_list_flags", "shortcuts_dialog", "rescore_summary",
+                 "main_window_rescored", "read_only_prompt", "main_window_read_only"):
+        assert (out_dir / f"{name}.png").stat().st_size > 5000, name
+    w2.close()
+    w.close()
+
+
+@pytest.mark.slow
+def test_demo_screenshots(qtbot, out_dir, tmp_path):
+    """The same on the demo project (generated: ~10 s more); run with -m slow."""
+    from fiqa_gui.core.demo_project import ensure_demo_project
+
+    demo = ensure_demo_project(tmp_path / "demo")
+    w = MainWindow(AppSettings.at(tmp_path / "s.ini"), detect_device=False)
+    qtbot.addWidget(w)
+    w.jobs.show_dialogs = False
+    w.resize(1600, 1000)
+    w.splitter.setSizes([480, 600, 520])
+    w.show()
+    with qtbot.waitSignal(w.project_opened, timeout=60000):
+        w.open_project(demo)
+    assert w.wait_idle(60000)
+    save_window_png(w, out_dir / "demo_main_window.png")
+    _shoot_curated(qtbot, w, out_dir, "demo_")
+    w.close()

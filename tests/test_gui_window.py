@@ -396,12 +396,15 @@ def test_preview_and_shortcuts(qtbot, make_window, scored_project):
     assert not dialog.image.pixmap().isNull()
     assert w.review.dataset.paths[w.gallery.model.image_id(0)] in dialog.caption.text()
     dialog.close()
-    # View ▸ Next cluster (Alt+Down) and rank cycling (R)
+    # View ▸ Next cluster (Alt+Down) and rank cycling (S)
     w.gallery.view.setFocus()
     qtbot.keyClick(w, Qt.Key.Key_Down, Qt.KeyboardModifier.AltModifier)
     assert w.gallery.cluster_id == w.clusters.current_cluster() == 1
     by = w.gallery.by
     w.cycle_rank()
+    assert w.gallery.by != by
+    by = w.gallery.by
+    qtbot.keyClick(w.gallery.view, Qt.Key.Key_S)  # S: rank by the next score (R rejects)
     assert w.gallery.by != by
 
 

@@ -145,9 +145,9 @@ def test_draws_respect_the_rules(mixed, small_block_max):
     emb, labels = mixed
     counts = np.bincount(labels)
     x = unit(emb)
-    for i in some_rows(labels):
+    for i in some_rows(labels, 2):
         c = labels[i]
-        for k in (0, 11, 12):
+        for k in (0, 12):
             pos, neg, pm, nm = similarity_sets(emb, labels, i, repeat=k, return_members=True)
             # negatives: m distinct images, never the own cluster
             assert len(nm) == 24 and len(set(nm.tolist())) == 24
@@ -186,7 +186,7 @@ def test_negatives_uniform_over_images_and_positives_uniform_over_members(small_
     target = int(np.flatnonzero(labels == 0)[3])
     neg_hits = np.zeros(len(counts))
     pos_hits = np.zeros(len(labels))
-    reps = 150
+    reps = 100
     for k in range(reps):
         _, _, pm, nm = similarity_sets(emb, labels, target, repeat=k, return_members=True)
         np.add.at(neg_hits, labels[nm], 1)

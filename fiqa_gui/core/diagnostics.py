@@ -4,8 +4,10 @@ Thresholds are parameters (`FlagParams`) chosen from principles, not tuned to an
 
 - `consistency_trap` (cluster): the cluster's positives are tighter than the typical cluster's
   (mean pairwise cosine ≥ the median over clusters) while its typical image sits in the bottom
-  `trap_strength` (35 %) of the data set by model-free quality. Tight *and* poor is the
-  signature of SPEC §5 defect 1: SDD scores every image of such a cluster high.
+  `trap_strength` (35 %) of the data set by model-free quality — by the combined cue, or by the
+  embedding-side cue alone (the cluster gathers where degraded images of many identities
+  gather; pixel cues are blind to occluders and mild exposure faults, so either cue suffices).
+  Tight *and* poor is the signature of SPEC §5 defect 1: SDD scores every image of it high.
 - `score_shift` (image, and its cluster): an image clearly better than its cluster's typical one
   (model-free quality ≥ the cluster median + `shift_gap`, a quarter of the percentile scale) that
   SDD or CR nevertheless ranks in the lower half of its cluster — defect 2.
@@ -78,8 +80,10 @@ def diagnose(embeddings: np.ndarray, labels: np.ndarray, *, strength: np.ndarray
              sdd: np.ndarray, sdd_signed: np.ndarray, cr: np.ndarray, ccs: np.ndarray,
              nnccs: np.ndarray, iq: np.ndarray | None = None,
              unreadable: np.ndarray | None = None,
+             embedding_strength: np.ndarray | None = None,
              params: FlagParams = FlagParams()) -> Diagnostics:
-    """Compute every flag; `strength` is `quality_cues.model_free_quality` (0–1)."""
+    """Compute every flag; `strength` is `quality_cues.model_free_quality` (0–1) and
+    `embedding_strength` its embedding-side part alone (percentile rank of −lowinfo)."""
     n = len(labels)
     n_clusters = int(labels.max()) + 1 if n else 0
     flags: list[list[str]] = [[] for _ in range(n)]
@@ -87,6 +91,7 @@ def diagnose(embeddings: np.ndarray, labels: np.ndarray, *, strength: np.ndarray
     cluster_flags: dict[int, list[str]] = {}
     cohesion = np.full(n_clusters, np.nan)
     cluster_strength = np.full(n_clusters, np.nan)
+    cluster_embedding = np.full(n_clusters, np.nan)
     dup_group = np.full(n, -1, dtype=np.int64)
     next_group = 0
 
@@ -97,6 +102,8 @@ def diagnose(embeddings: np.ndarray, labels: np.ndarray, *, strength: np.ndarray
         c = int(labels[members[0]])
         k = len(members)
         cluster_strength[c] = np.nanmedian(strength[members])
+        if embedding_strength is not None:
+            cluster_embedding[c] = np.nanmedian(embedding_strength[members])
         if k < 2:
             continue
         x = np.asarray(embeddings[members], dtype=np.float64)
@@ -137,18 +144,22 @@ def diagnose(embeddings: np.ndarray, labels: np.ndarray, *, strength: np.ndarray
             details.append(FlagDetail("singleton", c, i, "The only image of its cluster: SDD "
                                       "and CR are undefined (no positives).", {}))
             continue
+        poor = np.nanmin([cluster_strength[c], cluster_embedding[c]])
         if k >= 3 and valid[c] and cohesion[c] >= cohesion_median \
-                and cluster_strength[c] <= params.trap_strength:
+                and poor <= params.trap_strength:
             cluster_flags.setdefault(c, []).append("consistency_trap")
+            which = ("its embeddings sit where degraded images of many identities gather"
+                     if cluster_embedding[c] < cluster_strength[c] else
+                     "its model-free quality is low")
             details.append(FlagDetail(
                 "consistency_trap", c, None,
                 f"The images agree closely with each other (mean cosine {cohesion[c]:.2f}, "
-                f"above the typical cluster's {cohesion_median:.2f}) but their model-free "
-                f"quality is low (median {cluster_strength[c]:.0%} of the data set ranks "
-                "below them). Tight positives make SDD rate them all high: consistent is not "
-                "the same as good.",
+                f"above the typical cluster's {cohesion_median:.2f}) but {which} (only "
+                f"{poor:.0%} of the data set ranks below its typical image). Tight positives "
+                "make SDD rate them all high: consistent is not the same as good.",
                 {"cohesion": float(cohesion[c]), "median_cohesion": cohesion_median,
                  "median_strength": float(cluster_strength[c]),
+                 "median_embedding_strength": _f(cluster_embedding[c]),
                  "threshold_strength": params.trap_strength,
                  "mean_sdd": float(np.nanmean(sdd[members]))}))
         if k >= 3:

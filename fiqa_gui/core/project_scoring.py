@@ -15,7 +15,11 @@ import numpy as np
 from fiqa_gui.core.anchored import AnchoredResult, anchored_quality, propose_anchors
 from fiqa_gui.core.diagnostics import Diagnostics, FlagParams, diagnose
 from fiqa_gui.core.progress import CancelToken, ProgressCallback, no_progress
-from fiqa_gui.core.quality_cues import low_information_similarity, model_free_quality
+from fiqa_gui.core.quality_cues import (
+    low_information_similarity,
+    model_free_quality,
+    percentile_rank,
+)
 from fiqa_gui.core.store import Project
 
 PER_IMAGE_EXTRAS = ("lowinfo", "strength", "certainty", "anchor_similarity", "is_anchor",
@@ -60,6 +64,7 @@ def finish_scores(embeddings: np.ndarray, labels: np.ndarray, columns: dict[str,
     diag = diagnose(embeddings, labels, strength=strength, sdd=columns["sdd"],
                     sdd_signed=columns["sdd_signed"], cr=columns["cr"], ccs=columns["ccs"],
                     nnccs=columns["nnccs"], iq=iq, unreadable=unreadable,
+                    embedding_strength=percentile_rank(-np.asarray(lowinfo, dtype=float)),
                     params=flag_params or FlagParams())
     suspect = np.array(["identity_suspect" in f for f in diag.image_flags], dtype=bool)
     anchors = propose_anchors(labels, strength, suspect)

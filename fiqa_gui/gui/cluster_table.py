@@ -17,7 +17,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -25,12 +25,24 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMenu,
+    QStyle,
+    QStyledItemDelegate,
     QTableView,
     QVBoxLayout,
     QWidget,
 )
 
+from fiqa_gui.core.curation import REVIEW_STATES
 from fiqa_gui.core.review import ClusterSummaries
+from fiqa_gui.gui.flag_icons import (
+    flag_html,
+    flag_icon,
+    flag_title,
+    icon_flags,
+    ordered,
+    paint_flags,
+)
 from fiqa_gui.gui.theme import FLAG_COLOUR
 
 COLUMNS = ("ID", "Cluster", "Size", "SDD", "CR", "Flags", "State")
@@ -45,8 +57,12 @@ TOOLTIPS = (
     "Review state",
 )
 CLUSTER_ID_ROLE = Qt.ItemDataRole.UserRole + 1
+FLAGS_ROLE = Qt.ItemDataRole.UserRole + 2  # (flags in display order, flagged image count)
 ANY = "__any__"
 FLAGGED = "__flagged__"
+STATE_TEXT = {"unreviewed": "–", "in_review": "in review", "done": "✓ done"}
+STATE_NAMES = {"unreviewed": "unreviewed", "in_review": "in review", "done": "done"}
+STATE_COLOURS = {"done": QColor("#1a9850"), "in_review": QColor("#e6a23c")}
 
 
 SHORT_FLAGS = {
@@ -78,7 +94,10 @@ class ClusterTableModel(QAbstractTableModel):
         self.order = np.zeros(0, dtype=np.int64)
         self.row_of = np.zeros(0, dtype=np.int64)
         self._flag_text: list[str] = []
+        self._flag_order: list[list[str]] = []
+        self._flag_icons: list[list[str]] = []
         self.explanations: dict = {}
+        self.describe = None  # optional callable(cluster index) -> extra tooltip HTML
         self._bold = QFont()
         self._bold.setBold(True)
 
@@ -92,7 +111,17 @@ class ClusterTableModel(QAbstractTableModel):
         self.row_of = np.arange(n)
         self._flag_text = ([self._flags_text(i) for i in range(n)] if summaries is not None
                            else [])
+        self._flag_order = ([ordered(f) for f in summaries.flags] if summaries is not None
+                            else [])
+        self._flag_icons = ([icon_flags(f) for f in summaries.flags] if summaries is not None
+                            else [])
         self.endResetModel()
+
+    def refresh_states(self) -> None:
+        """The review states changed (the summaries hold the new ones): repaint that column."""
+        if self.summaries is not None and len(self.order):
+            self.dataChanged.emit(self.index(0, COL_STATE),
+                                  self.index(len(self.order) - 1, COL_STATE))
 
     def _flags_text(self, i: int) -> str:
         s = self.summaries
@@ -138,27 +167,34 @@ class ClusterTableModel(QAbstractTableModel):
             if col == COL_FLAGS:
                 return self._flag_text[i]
             if col == COL_STATE:
-                return s.review_state[i]
+                return STATE_TEXT.get(s.review_state[i], s.review_state[i])
         elif role == Qt.ItemDataRole.TextAlignmentRole:
             if col in (COL_ID, COL_SIZE, COL_SDD, COL_CR):
                 return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         elif role == Qt.ItemDataRole.ForegroundRole:
             if col == COL_FLAGS and s.flags[i]:
                 return QColor(FLAG_COLOUR)
+            if col == COL_STATE and s.review_state[i] in STATE_COLOURS:
+                return STATE_COLOURS[s.review_state[i]]
         elif role == Qt.ItemDataRole.ToolTipRole:
             if col == COL_FLAGS and s.flags[i]:
-                text = (f"{s.flagged[i]} of {s.sizes[i]} images flagged; flags present: "
-                        + html.escape(", ".join(f.replace("_", " ") for f in s.flags[i])))
-                for flag, why in self.explanations.get(i, []):
-                    text += f"<br>⚑ <b>{html.escape(flag.replace('_', ' '))}</b>: " \
-                        f"{html.escape(why)}"
+                text = f"{s.flagged[i]} of {s.sizes[i]} images flagged"
+                explained = dict(self.explanations.get(i, []))
+                for flag in self._flag_order[i]:
+                    text += "<br>" + flag_html(flag, explained.get(flag))
                 return text
             if col in (COL_SDD, COL_CR):
                 return TOOLTIPS[col]
             if col == COL_NAME:
-                return html.escape(s.names[i])
+                extra = self.describe(i) if self.describe is not None else ""
+                return html.escape(s.names[i]) + (f"<br>{extra}" if extra else "")
+            if col == COL_STATE:
+                return (f"Review state: {STATE_NAMES.get(s.review_state[i], s.review_state[i])}"
+                        " (D: done and next cluster; Cluster ▸ Review state)")
         elif role == CLUSTER_ID_ROLE:
             return int(s.ids[i])
+        elif role == FLAGS_ROLE:
+            return self._flag_icons[i], int(s.flagged[i])
         return None
 
     def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:
@@ -252,6 +288,38 @@ class ClusterFilterProxy(QSortFilterProxyModel):
         return bool(self._mask[self.sourceModel().order[source_row]])
 
 
+class FlagsDelegate(QStyledItemDelegate):
+    """The Flags column: how many images are flagged, then one icon per flag present."""
+
+    def paint(self, painter, option, index) -> None:
+        value = index.data(FLAGS_ROLE)
+        self.initStyleOption(option, index)
+        option.text = ""
+        style = option.widget.style() if option.widget is not None else None
+        if style is not None:
+            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, option, painter,
+                              option.widget)
+        if not value or not value[0]:
+            return
+        flags, count = value
+        r = option.rect
+        px = max(10, min(16, r.height() - 6))
+        painter.save()
+        x = r.left() + 4
+        if count:
+            selected = bool(option.state & QStyle.StateFlag.State_Selected)
+            painter.setPen(option.palette.color(
+                QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text))
+            text = str(count)
+            w = option.fontMetrics.horizontalAdvance(text)
+            painter.drawText(x, r.top(), w, r.height(), Qt.AlignmentFlag.AlignVCenter, text)
+            x += w + 4
+        dpr = painter.device().devicePixelRatioF() if painter.device() else 1.0
+        painter.setClipRect(r)
+        paint_flags(painter, flags, x, r.top() + (r.height() - px) // 2, px, dpr=dpr)
+        painter.restore()
+
+
 class ClusterPanel(QWidget):
     """Filter box, flag and state filters, and the sortable cluster table."""
 
@@ -289,14 +357,18 @@ class ClusterPanel(QWidget):
         hh.setHighlightSections(False)
         fm = self.fontMetrics()
         for col, sample in ((COL_ID, "999"), (COL_NAME, "id_0000"), (COL_SIZE, "9,999"),
-                            (COL_SDD, "99.9"), (COL_CR, "0.999"), (COL_FLAGS, "⚑99 identity"),
-                            (COL_STATE, "unreviewed")):
+                            (COL_SDD, "99.9"), (COL_CR, "0.999"), (COL_FLAGS, "99 WWWW"),
+                            (COL_STATE, "in review")):
             width = max(fm.horizontalAdvance(sample), fm.horizontalAdvance(COLUMNS[col]))
             hh.resizeSection(col, width + 14)
         hh.setSectionResizeMode(COL_FLAGS, QHeaderView.ResizeMode.Stretch)
         hh.setMinimumSectionSize(fm.horizontalAdvance("CR") + 14)
         self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         hh.setSortIndicator(COL_ID, Qt.SortOrder.AscendingOrder)
+        self.table.setItemDelegateForColumn(COL_FLAGS, FlagsDelegate(self.table))
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._context_menu)
+        self.context_actions: list = []  # QAction or None (separator), set by the window
 
         filters = QHBoxLayout()
         filters.addWidget(self.flag_combo, 1)
@@ -318,27 +390,71 @@ class ClusterPanel(QWidget):
         self._fill_combos()
 
     def set_summaries(self, summaries: ClusterSummaries | None,
-                      explanations: dict | None = None) -> None:
+                      explanations: dict | None = None, *, keep_filters: bool = False) -> None:
+        """Show these clusters; `keep_filters` keeps the flag and state filters (a reload of
+        the same project), else they are reset."""
+        flag, state = (self.proxy.flag, self.proxy.state) if keep_filters else (ANY, ANY)
         self.model.set_summaries(summaries, explanations)
-        self._fill_combos()
-        self.proxy.set_filter(text=self.filter_edit.text(), flag=ANY, state=ANY)
+        self._fill_combos(flag, state)
+        self.proxy.set_filter(text=self.filter_edit.text(),
+                              flag=self.flag_combo.currentData(),
+                              state=self.state_combo.currentData())
         hh = self.table.horizontalHeader()
         self.model.sort(hh.sortIndicatorSection(), hh.sortIndicatorOrder())
         self._update_count()
 
-    def _fill_combos(self) -> None:
+    def refresh_states(self) -> None:
+        """Review states changed in the store (the summaries were updated): repaint, filter."""
+        self.model.refresh_states()
+        self._filter()
+
+    def _fill_combos(self, flag=ANY, state=ANY) -> None:
         s = self.model.summaries
-        for combo, items in (
-                (self.flag_combo, [("All clusters", ANY), ("Any flag", FLAGGED)]
-                 + [(f"⚑ {f.replace('_', ' ')}", f) for f in (s.flag_names() if s else [])]),
-                (self.state_combo, [("Any state", ANY)]
-                 + [(st, st) for st in sorted(set(s.review_state) if s else [])])):
-            combo.blockSignals(True)
-            combo.clear()
-            for text, data in items:
-                combo.addItem(text, data)
-            combo.setCurrentIndex(0)
-            combo.blockSignals(False)
+        flags = ordered(s.flag_names()) if s else []
+        self.flag_combo.blockSignals(True)
+        self.flag_combo.clear()
+        self.flag_combo.addItem("All clusters", ANY)
+        self.flag_combo.addItem("Any flag", FLAGGED)
+        for f in flags:
+            self.flag_combo.addItem(flag_icon(f), flag_title(f), f)
+        self.flag_combo.setCurrentIndex(max(0, self.flag_combo.findData(flag)))
+        self.flag_combo.blockSignals(False)
+        self.state_combo.blockSignals(True)
+        self.state_combo.clear()
+        self.state_combo.addItem("Any state", ANY)
+        for st in REVIEW_STATES:
+            self.state_combo.addItem(STATE_NAMES[st], st)
+        self.state_combo.setCurrentIndex(max(0, self.state_combo.findData(state)))
+        self.state_combo.blockSignals(False)
+
+    def set_flag_filter(self, flag: str) -> None:
+        self.flag_combo.setCurrentIndex(max(0, self.flag_combo.findData(flag)))
+
+    def set_state_filter(self, state: str) -> None:
+        self.state_combo.setCurrentIndex(max(0, self.state_combo.findData(state)))
+
+    def shown_clusters(self) -> list[int]:
+        """Cluster indices in the table's current order, filters applied."""
+        return [int(self.proxy.index(r, 0).data(CLUSTER_ID_ROLE))
+                for r in range(self.proxy.rowCount())]
+
+    def _context_menu(self, pos) -> None:
+        idx = self.table.indexAt(pos)
+        if not idx.isValid() or not self.context_actions:
+            return
+        self.table.selectionModel().setCurrentIndex(
+            idx, QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows)
+        menu = QMenu(self)
+        for a in self.context_actions:
+            if a is None:
+                menu.addSeparator()
+            elif isinstance(a, QMenu):
+                menu.addMenu(a)
+            else:
+                menu.addAction(a)
+        menu.popup(self.table.viewport().mapToGlobal(pos))
+        self.context_menu = menu
 
     def _filter(self, **kw) -> None:
         current = self.current_cluster()

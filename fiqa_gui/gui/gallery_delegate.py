@@ -1,17 +1,54 @@
-"""Paints one gallery tile: thumbnail (or placeholder), tier frame, score badge, state marks."""
+"""Paints one gallery tile: thumbnail (or placeholder), tier frame, score badge, state marks.
+
+The curator's own decisions look different from computed values, so a glance tells what was
+reviewed: a tier set by the curator is a filled chip with a heavy frame, a computed tier an
+outlined chip with a thin frame; a corrected score is printed in purple after a pencil; a
+wrong-identity image is dimmed and crossed out; seed decisions sit in the bottom-left corner;
+flag icons (one per flag, see `flag_icons`) in the top-right corner.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRect, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen, QPixmap
+import math
+
+from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QPainter,
+    QPainterPath,
+    QPalette,
+    QPen,
+    QPixmap,
+)
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate
 
+from fiqa_gui.core.review import SEED_APPROVED, SEED_PROPOSED, SEED_REJECTED
+from fiqa_gui.gui.flag_icons import paint_flags
 from fiqa_gui.gui.gallery_model import TILE_ROLE, format_score
-from fiqa_gui.gui.theme import FLAG_COLOUR, TIER_COLOURS, TIER_LETTERS
+from fiqa_gui.gui.theme import (
+    CORRECTED_COLOUR,
+    SEED_MARKS,
+    TIER_COLOURS,
+    TIER_LETTERS,
+    WRONG_IDENTITY_COLOUR,
+)
 from fiqa_gui.gui.thumbnail_loader import FAILED
 
 PAD = 4  # inside the tile, around the thumbnail
-FRAME = 3  # tier frame width
+FRAME = 3  # tier frame width (the curator's tier; a computed one is thinner)
+MAX_FLAG_ICONS = 3
+
+
+def _frame(painter: QPainter, r: QRect, colour: QColor, width: int) -> None:
+    """A frame of `width` px just inside `r`, as four filled bars (much cheaper than stroking
+    a rectangle with a wide pen, which matters for a screenful of tiles)."""
+    w, h = r.width(), r.height()
+    painter.fillRect(r.left(), r.top(), w, width, colour)
+    painter.fillRect(r.left(), r.bottom() - width + 1, w, width, colour)
+    painter.fillRect(r.left(), r.top() + width, width, h - 2 * width, colour)
+    painter.fillRect(r.right() - width + 1, r.top() + width, width, h - 2 * width, colour)
 
 
 class GalleryDelegate(QStyledItemDelegate):
@@ -51,16 +88,17 @@ class GalleryDelegate(QStyledItemDelegate):
         painter.fillRect(r, bg)
         thumb = QRect(r.left() + PAD, r.top() + PAD, self.thumb_px, self.thumb_px)
         self._paint_thumb(painter, thumb, tile, pal)
+        if tile.wrong:
+            self._paint_wrong(painter, thumb)
         tier_colour = TIER_COLOURS.get(tile.tier, TIER_COLOURS[-1])
-        pen = QPen(tier_colour, FRAME)
-        pen.setJoinStyle(Qt.PenJoinStyle.MiterJoin)
-        painter.setPen(pen)
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawRect(QRectF(thumb).adjusted(-FRAME / 2 + 0.5, -FRAME / 2 + 0.5,
-                                                FRAME / 2 - 0.5, FRAME / 2 - 0.5))
+        _frame(painter, thumb, tier_colour, FRAME if tile.curated else 1)
         self._paint_caption(painter, r, thumb, tile, tier_colour, pal, selected)
         if tile.flags:
-            self._paint_flag(painter, thumb, len(tile.flags))
+            self._paint_flags(painter, thumb, tile.flags)
+        if tile.seed:
+            self._paint_seed(painter, thumb, tile.seed)
+        if tile.note:
+            self._paint_note(painter, thumb)
         if option.state & QStyle.StateFlag.State_HasFocus:
             painter.setPen(QPen(pal.color(QPalette.ColorRole.Highlight), 1, Qt.PenStyle.DotLine))
             painter.drawRect(r.adjusted(0, 0, -1, -1))
@@ -91,32 +129,104 @@ class GalleryDelegate(QStyledItemDelegate):
             painter.setFont(self._font)
             painter.drawText(thumb, Qt.AlignmentFlag.AlignCenter, "…")
 
+    def _paint_wrong(self, painter, thumb: QRect) -> None:
+        """Dim the image and cross it out: this is not the cluster's person."""
+        painter.fillRect(thumb, QColor(255, 255, 255, 110))
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        m = QRectF(thumb).adjusted(thumb.width() * 0.12, thumb.height() * 0.12,
+                                   -thumb.width() * 0.12, -thumb.height() * 0.12)
+        w = max(3.0, thumb.width() / 22)
+        for colour, width in ((QColor(255, 255, 255, 220), w + 3), (WRONG_IDENTITY_COLOUR, w)):
+            pen = QPen(colour, width)
+            pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+            painter.setPen(pen)
+            painter.drawLine(m.topLeft(), m.bottomRight())
+            painter.drawLine(m.topRight(), m.bottomLeft())
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+
     def _paint_caption(self, painter, r: QRect, thumb: QRect, tile, tier_colour, pal,
                        selected: bool) -> None:
         cap = QRect(r.left() + PAD, thumb.bottom() + 2, thumb.width(), self._caption_h - 2)
         chip = QRect(cap.left(), cap.top() + 1, cap.height() - 2, cap.height() - 2)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(tier_colour)
-        painter.drawRoundedRect(chip, 3, 3)
         painter.setFont(self._bold)
-        painter.setPen(QColor("white"))
-        painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, TIER_LETTERS.get(tile.tier, "–"))
-        painter.setPen(pal.color(QPalette.ColorRole.HighlightedText if selected
-                                 else QPalette.ColorRole.Text))
+        letter = TIER_LETTERS.get(tile.tier, "–")
+        if tile.curated:  # the curator's tier: filled
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(tier_colour)
+            painter.drawRoundedRect(chip, 3, 3)
+            painter.setPen(QColor("white"))
+        else:  # computed: outlined
+            painter.setPen(QPen(tier_colour, 1.2))
+            painter.setBrush(pal.color(QPalette.ColorRole.Base))
+            painter.drawRoundedRect(QRectF(chip).adjusted(0.5, 0.5, -0.5, -0.5), 3, 3)
+            painter.setPen(tier_colour)
+        painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, letter)
+        text_colour = pal.color(QPalette.ColorRole.HighlightedText if selected
+                                else QPalette.ColorRole.Text)
+        painter.setPen(text_colour)
         painter.setFont(self._font)
         text_rect = cap.adjusted(chip.width() + 4, 0, 0, 0)
         painter.drawText(text_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
-                         format_score(tile.score))
+                         format_score(tile.score, tile.by))
+        if not math.isnan(tile.corrected):
+            painter.setFont(self._bold)
+            painter.setPen(text_colour if selected else CORRECTED_COLOUR)
+            painter.drawText(text_rect,
+                             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                             f"✎{tile.corrected:g}")
 
-    def _paint_flag(self, painter, thumb: QRect, count: int) -> None:
-        text = "⚑" if count == 1 else f"⚑{count}"
-        fm = QFontMetrics(self._bold)
-        w = fm.horizontalAdvance(text) + 6
-        h = fm.height() + 2
-        box = QRect(thumb.right() - w - 1, thumb.top() + 2, w, h)
+    def _paint_flags(self, painter, thumb: QRect, flags) -> None:
+        px = max(12, min(18, self.thumb_px // 7))
+        dpr = painter.device().devicePixelRatioF() if painter.device() else 1.0
+        shown = list(flags[:MAX_FLAG_ICONS])
+        x = paint_flags(painter, reversed(shown), thumb.right() - 2, thumb.top() + 3, px,
+                        dpr=dpr, right_to_left=True)
+        extra = len(flags) - len(shown)
+        if extra > 0:
+            painter.setFont(self._bold)
+            painter.setPen(QColor("white"))
+            fm = QFontMetrics(self._bold)
+            text = f"+{extra}"
+            w = fm.horizontalAdvance(text) + 4
+            box = QRect(x - w, thumb.top() + 3, w, px)
+            painter.fillRect(box, QColor(0, 0, 0, 140))
+            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+
+    def _paint_seed(self, painter, thumb: QRect, seed: int) -> None:
+        _glyph, colour, _title = SEED_MARKS[seed]
+        d = max(14, min(22, self.thumb_px // 6))
+        box = QRectF(thumb.left() + 3, thumb.bottom() - d - 2, d, d)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setPen(QPen(QColor("white"), 1.5))
+        painter.setBrush(colour if seed != SEED_PROPOSED else QColor(255, 255, 255, 210))
+        painter.drawEllipse(box)
+        pen = QPen(QColor("white") if seed != SEED_PROPOSED else colour, max(1.8, d / 8))
+        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+        pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+        painter.setPen(pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        c = box.center()
+        s = d * 0.26
+        if seed == SEED_APPROVED:
+            path = QPainterPath(QPointF(c.x() - s, c.y()))
+            path.lineTo(c.x() - s * 0.25, c.y() + s * 0.75)
+            path.lineTo(c.x() + s, c.y() - s * 0.7)
+            painter.drawPath(path)
+        elif seed == SEED_REJECTED:
+            painter.drawLine(QPointF(c.x() - s, c.y() - s), QPointF(c.x() + s, c.y() + s))
+            painter.drawLine(QPointF(c.x() + s, c.y() - s), QPointF(c.x() - s, c.y() + s))
+        else:  # proposed: a hollow ring ("to decide")
+            painter.drawEllipse(c, s, s)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+
+    def _paint_note(self, painter, thumb: QRect) -> None:
+        """A folded corner top-left: the image has a note."""
+        k = max(8, self.thumb_px // 9)
+        path = QPainterPath(QPointF(thumb.left(), thumb.top()))
+        path.lineTo(thumb.left() + k, thumb.top())
+        path.lineTo(thumb.left(), thumb.top() + k)
+        path.closeSubpath()
         painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(FLAG_COLOUR)
-        painter.drawRoundedRect(box, 3, 3)
-        painter.setPen(QColor("white"))
-        painter.setFont(self._bold)
-        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+        painter.setBrush(CORRECTED_COLOUR)
+        painter.drawPath(path)
+

@@ -15,12 +15,15 @@ import numpy as np
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
 
 from fiqa_gui.core.review import (
+    SEED_NAMES,
     TIER_NAMES,
+    TIER_NONE,
     ReviewData,
     image_flags,
     image_scores,
     score_title,
 )
+from fiqa_gui.gui.flag_icons import flag_title, ordered
 from fiqa_gui.gui.thumbnail_loader import FAILED, ThumbnailLoader
 
 TILE_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -32,15 +35,27 @@ class Tile(NamedTuple):
 
     image_id: int
     score: float
-    tier: int
+    tier: int            # the tier shown: the curator's where set, else the computed one
     flags: tuple[str, ...]
     unreadable: bool
     pixmap: object  # QPixmap, thumbnail_loader.FAILED, or None while loading
+    curated: bool = False    # the tier is the curator's
+    corrected: float = math.nan  # the curator's corrected score
+    wrong: bool = False      # marked wrong identity
+    seed: int = 0            # SEED_* code
+    note: bool = False
+    by: str = ""             # the score on the badge
 
 
-def format_score(value: float) -> str:
+PERCENT_SCALE = frozenset({"sdd", "sdd_signed", "quality", "iq"})
+"""Scores on a 0–100 scale: one decimal whatever their size (8.9 next to 80.2, not 8.954)."""
+
+
+def format_score(value: float, name: str | None = None) -> str:
     if value is None or not math.isfinite(value):
         return "–"
+    if name in PERCENT_SCALE:
+        return f"{value:.1f}"
     return f"{value:.1f}" if abs(value) >= 10 else f"{value:.3f}"
 
 
@@ -55,7 +70,6 @@ class GalleryModel(QAbstractListModel):
         self._ids = np.zeros(0, dtype=np.int64)
         self._row_of: dict[int, int] = {}
         self._values: np.ndarray | None = None
-        self._tiers: np.ndarray | None = None
         loader.ready.connect(self._on_ready)
 
     # ----------------------------------------------------------------- content
@@ -64,7 +78,7 @@ class GalleryModel(QAbstractListModel):
         self.review = review
         self._ids = np.zeros(0, dtype=np.int64)
         self._row_of = {}
-        self._values = self._tiers = None
+        self._values = None
         self.endResetModel()
 
     def show(self, ids: np.ndarray, by: str) -> None:
@@ -78,8 +92,14 @@ class GalleryModel(QAbstractListModel):
             self._values = np.asarray(rv.scores[by], dtype=float)
         else:
             self._values = None
-        self._tiers = rv.tiers(by) if rv is not None else None
         self.endResetModel()
+
+    def refresh_images(self, image_ids) -> None:
+        """Repaint the tiles of these images (their annotations changed in the store)."""
+        rows = [r for r in (self._row_of.get(int(i), -1) for i in image_ids) if r >= 0]
+        if rows:
+            self.dataChanged.emit(self.index(min(rows)), self.index(max(rows)),
+                                  [TILE_ROLE, Qt.ItemDataRole.ToolTipRole])
 
     def ids(self) -> np.ndarray:
         return self._ids
@@ -123,23 +143,42 @@ class GalleryModel(QAbstractListModel):
 
     def _tile(self, i: int) -> Tile:
         rv = self.review
+        a = rv.annotations
         score = float(self._values[i]) if self._values is not None else math.nan
-        tier = int(self._tiers[i]) if self._tiers is not None else -1
-        flags = tuple(image_flags(rv.scores["flags"][i])) if rv.scores is not None else ()
+        mine = int(a.tier[i])
+        tier = mine if mine != TIER_NONE else int(rv.computed_tiers()[i])
+        flags = (tuple(ordered(image_flags(rv.scores["flags"][i])))
+                 if rv.scores is not None else ())
         unreadable = bool(rv.dataset.unreadable[i])
         pixmap = None if unreadable else self.loader.get(i, self.path_of(i))
-        return Tile(i, score, tier, flags, unreadable, pixmap)
+        return Tile(i, score, tier, flags, unreadable, pixmap, mine != TIER_NONE,
+                    float(a.corrected[i]), bool(a.wrong[i]), int(a.seed[i]),
+                    int(i) in a.notes, self.by)
 
     def _tooltip(self, i: int) -> str:
         rv = self.review
-        lines = [f"<b>{html.escape(rv.dataset.paths[i])}</b>"]
-        for name, value in image_scores(rv.scores, i, rv.score_names):
-            lines.append(f"{html.escape(score_title(name))}: {format_score(value)}")
-        tier = int(self._tiers[i]) if self._tiers is not None else -1
-        lines.append(f"tier (from {score_title(self.by)} terciles): {TIER_NAMES[tier]}")
+        a = rv.annotations
+        e = html.escape
+        lines = [f"<b>{e(rv.dataset.paths[i])}</b>"]
+        for name, value in image_scores(rv.scores, i, rv.score_names)[:4]:
+            lines.append(f"{e(score_title(name))}: {format_score(value, name)}")
+        if a.tier[i] != TIER_NONE:
+            lines.append(f"tier: <b>{TIER_NAMES[int(a.tier[i])]}</b> (set by you; computed: "
+                         f"{TIER_NAMES[int(rv.computed_tiers()[i])]})")
+        elif rv.tier_source:
+            lines.append(f"tier: {TIER_NAMES[int(rv.computed_tiers()[i])]} (computed: "
+                         f"{e(score_title(rv.tier_source))} terciles of the data set)")
+        if np.isfinite(a.corrected[i]):
+            lines.append(f"corrected score: <b>{a.corrected[i]:g}</b>")
+        if a.wrong[i]:
+            lines.append("<span style='color:#d7301f'><b>marked wrong identity</b></span>")
+        if a.seed[i]:
+            lines.append(f"seed: {SEED_NAMES[int(a.seed[i])]}")
+        if int(i) in a.notes:
+            lines.append(f"note: {e(a.notes[int(i)])}")
         flags = rv.flags_of(i)
         if flags:
-            lines.append("flags: " + html.escape(", ".join(flags)))
+            lines.append("flags: " + e(", ".join(flag_title(f) for f in ordered(flags))))
         if rv.dataset.unreadable[i]:
             lines.append("<span style='color:#d7301f'>unreadable file</span>")
         return "<br>".join(lines)

@@ -1,5 +1,5 @@
-"""The gallery panel: one cluster's images as ranked thumbnails, with rank, order, size and the
-score-range filter the distribution plot sets."""
+"""The gallery panel: one cluster's images as ranked thumbnails, with rank, order, size, the run
+shown, filters (tier, correction, flag) and the score-range filter the distribution plot sets."""
 
 from __future__ import annotations
 
@@ -23,11 +23,19 @@ from PySide6.QtWidgets import (
 
 from fiqa_gui.core.review import (
     CLUSTER_FLAGS,
+    TIER_HIGH,
+    TIER_LOW,
+    TIER_MID,
+    TIER_NONE,
+    TIER_UNUSABLE,
     ReviewData,
+    image_flags,
     image_scores,
     in_range,
+    local_time,
     score_title,
 )
+from fiqa_gui.gui.flag_icons import flag_icon, flag_title, ordered
 from fiqa_gui.gui.gallery_delegate import GalleryDelegate
 from fiqa_gui.gui.gallery_model import IMAGE_ID_ROLE, GalleryModel, format_score
 from fiqa_gui.gui.preview import PreviewDialog
@@ -35,6 +43,12 @@ from fiqa_gui.gui.thumbnail_loader import ThumbnailLoader
 
 MIN_THUMB, MAX_THUMB = 48, 256
 SPACING = 6
+ANY = "__any__"
+FLAGGED = "__flagged__"
+TIER_FILTERS = (("Any tier", ANY), ("High", TIER_HIGH), ("Mid", TIER_MID), ("Low", TIER_LOW),
+                ("Unusable", TIER_UNUSABLE), ("No tier", TIER_NONE))
+CORRECTION_FILTERS = (("Corrected or not", ANY), ("Corrected by you", "corrected"),
+                      ("Not corrected", "uncorrected"))
 
 
 class GalleryView(QListView):
@@ -79,7 +93,8 @@ class GalleryPanel(QWidget):
     current_changed = Signal(int)  # image id, -1 for none
     selection_changed = Signal(object)  # np.ndarray of selected image ids
     rank_changed = Signal(str, bool)  # score name, descending
-    shown_changed = Signal()  # the set of shown images changed (cluster, rank, range)
+    shown_changed = Signal()  # the set of shown images changed (cluster, rank, range, filter)
+    run_selected = Signal(int)  # the curator picked another run to show
 
     def __init__(self, loader: ThumbnailLoader, thumb_px: int = 112, parent=None) -> None:
         super().__init__(parent)
@@ -89,6 +104,9 @@ class GalleryPanel(QWidget):
         self.by = "quality"  # the anchored label; falls back to the first rankable score
         self.descending = True
         self.range: tuple[float, float] | None = None
+        self.tier_filter = ANY
+        self.correction_filter = ANY
+        self.flag_filter = ANY
         self._ranked = np.zeros(0, dtype=np.int64)
 
         self.rank_combo = QComboBox()
@@ -112,16 +130,46 @@ class GalleryPanel(QWidget):
         self.clear_range_button.setText("Clear range")
         self.clear_range_button.setToolTip("Show every image of the cluster again")
         self.clear_range_button.setVisible(False)
+        self.run_combo = QComboBox()
+        self.run_combo.setToolTip("Which stored run the window shows (runs are kept: switch "
+                                  "back at any time)")
+        self.run_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.tier_combo = QComboBox()
+        self.tier_combo.setToolTip("Show only images with this tier: yours where you set one, "
+                                   "else the computed one")
+        for text, data in TIER_FILTERS:
+            self.tier_combo.addItem(text, data)
+        self.correction_combo = QComboBox()
+        self.correction_combo.setToolTip("Corrected = you set a tier or a corrected score, or "
+                                         "marked it wrong identity")
+        for text, data in CORRECTION_FILTERS:
+            self.correction_combo.addItem(text, data)
+        self.flag_combo = QComboBox()
+        self.flag_combo.setToolTip("Show only flagged images (F jumps to the next one)")
+        self.clear_filters_button = QToolButton()
+        self.clear_filters_button.setText("Show all")
+        self.clear_filters_button.setToolTip("Clear the tier, correction and flag filters")
+        self.clear_filters_button.setVisible(False)
 
         bar = QHBoxLayout()
         bar.setContentsMargins(4, 2, 4, 2)
         bar.addWidget(QLabel("Rank by"))
         bar.addWidget(self.rank_combo)
         bar.addWidget(self.order_button)
-        bar.addSpacing(12)
+        bar.addSpacing(8)
         bar.addWidget(QLabel("Size"))
         bar.addWidget(self.size_slider)
         bar.addStretch(1)
+        bar.addWidget(QLabel("Run"))
+        bar.addWidget(self.run_combo)
+        filters = QHBoxLayout()
+        filters.setContentsMargins(4, 0, 4, 0)
+        filters.addWidget(QLabel("Show"))
+        filters.addWidget(self.tier_combo)
+        filters.addWidget(self.correction_combo)
+        filters.addWidget(self.flag_combo)
+        filters.addWidget(self.clear_filters_button)
+        filters.addStretch(1)
         line = QHBoxLayout()  # what is shown: cluster, counts, range, cluster flags
         line.setContentsMargins(6, 0, 4, 0)
         line.addWidget(self.info, 1)
@@ -136,6 +184,7 @@ class GalleryPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addLayout(bar)
+        layout.addLayout(filters)
         layout.addLayout(line)
         layout.addWidget(self.view, 1)
 
@@ -146,6 +195,14 @@ class GalleryPanel(QWidget):
         self.order_button.toggled.connect(self._on_order)
         self.size_slider.valueChanged.connect(self._apply_size)
         self.clear_range_button.clicked.connect(self.clear_range)
+        self.tier_combo.currentIndexChanged.connect(
+            lambda i: self.set_filters(tier=self.tier_combo.itemData(i)))
+        self.correction_combo.currentIndexChanged.connect(
+            lambda i: self.set_filters(correction=self.correction_combo.itemData(i)))
+        self.flag_combo.currentIndexChanged.connect(
+            lambda i: self.set_filters(flag=self.flag_combo.itemData(i)))
+        self.clear_filters_button.clicked.connect(self.clear_filters)
+        self.run_combo.activated.connect(self._on_run_combo)
         self.view.selectionModel().currentChanged.connect(self._on_current)
         self.view.selectionModel().selectionChanged.connect(self._on_selection)
         self.view.preview_requested.connect(self.open_preview)
@@ -169,7 +226,47 @@ class GalleryPanel(QWidget):
             self.rank_combo.setCurrentIndex(list(names).index(self.by))
         self.rank_combo.setEnabled(review is not None and review.scores is not None)
         self.rank_combo.blockSignals(False)
+        self._fill_flag_combo()
+        self._fill_run_combo()
         self._update_info()
+
+    def _fill_flag_combo(self) -> None:
+        rv = self.review
+        present = set()
+        if rv is not None and rv.scores is not None:
+            for f in rv.scores["flags"]:
+                present.update(image_flags(f))
+        keep = self.flag_filter if self.flag_filter in present | {ANY, FLAGGED} else ANY
+        self.flag_combo.blockSignals(True)
+        self.flag_combo.clear()
+        self.flag_combo.addItem("Flagged or not", ANY)
+        self.flag_combo.addItem("Any flag", FLAGGED)
+        for f in ordered(present):
+            self.flag_combo.addItem(flag_icon(f), flag_title(f), f)
+        self.flag_combo.setCurrentIndex(max(0, self.flag_combo.findData(keep)))
+        self.flag_combo.setEnabled(bool(present))
+        self.flag_combo.blockSignals(False)
+        self.flag_filter = keep
+
+    def _fill_run_combo(self) -> None:
+        rv = self.review
+        self.run_combo.blockSignals(True)
+        self.run_combo.clear()
+        for run in (rv.runs if rv is not None else []):
+            when = local_time(run.created_at, seconds=False)
+            base = run.params.get("base_run") if isinstance(run.params, dict) else None
+            what = f"re-score of #{base}" if run.kind == "rescore" and base else run.kind
+            self.run_combo.addItem(f"#{run.id} {what} · {when}", run.id)
+        if rv is not None and rv.run is not None:
+            self.run_combo.setCurrentIndex(max(0, self.run_combo.findData(rv.run.id)))
+        self.run_combo.setEnabled(self.run_combo.count() > 1)
+        self.run_combo.blockSignals(False)
+
+    def _on_run_combo(self, i: int) -> None:
+        run_id = self.run_combo.itemData(i)
+        rv = self.review
+        if run_id is not None and rv is not None and (rv.run is None or run_id != rv.run.id):
+            self.run_selected.emit(int(run_id))
 
     def set_cluster(self, cluster_id: int) -> None:
         """Show a cluster, ranked; the first image becomes current."""
@@ -221,13 +318,56 @@ class GalleryPanel(QWidget):
     def shown_ids(self) -> np.ndarray:
         return self.model.ids()
 
+    @property
+    def filtering(self) -> bool:
+        return (self.tier_filter, self.correction_filter, self.flag_filter) != (ANY, ANY, ANY)
+
+    def set_filters(self, tier=None, correction=None, flag=None) -> None:
+        """Show only images with this tier / correction state / flag (ANY: no filter)."""
+        for combo, value, attr in ((self.tier_combo, tier, "tier_filter"),
+                                   (self.correction_combo, correction, "correction_filter"),
+                                   (self.flag_combo, flag, "flag_filter")):
+            if value is None:
+                continue
+            setattr(self, attr, value)
+            i = combo.findData(value)
+            if i >= 0 and i != combo.currentIndex():
+                combo.blockSignals(True)
+                combo.setCurrentIndex(i)
+                combo.blockSignals(False)
+        if self.cluster_id >= 0:
+            self._show(keep=self.current_id())
+        self.clear_filters_button.setVisible(self.filtering)
+
+    def clear_filters(self) -> None:
+        self.set_filters(tier=ANY, correction=ANY, flag=ANY)
+
+    def filter_mask(self, ids: np.ndarray) -> np.ndarray:
+        """Which of these images pass the tier, correction and flag filters."""
+        rv = self.review
+        mask = np.ones(len(ids), dtype=bool)
+        if rv is None or not len(ids):
+            return mask
+        if self.tier_filter != ANY:
+            mask &= rv.shown_tiers(ids) == self.tier_filter
+        if self.correction_filter != ANY:
+            corrected = rv.annotations.corrected_mask(ids)
+            mask &= corrected if self.correction_filter == "corrected" else ~corrected
+        if self.flag_filter != ANY:
+            mask &= rv.image_flag_mask(ids, None if self.flag_filter == FLAGGED
+                                       else self.flag_filter)
+        return mask
+
     def _show(self, keep: int | None) -> None:
         ids = self._ranked
         if self.range is not None and self.review is not None and self.review.scores:
             values = np.asarray(self.review.scores[self.by], dtype=float)[ids]
             ids = ids[in_range(values, *self.range)]
+        if self.filtering:
+            ids = ids[self.filter_mask(ids)]
         self.model.show(ids, self.by)
         self.clear_range_button.setVisible(self.range is not None)
+        self.clear_filters_button.setVisible(self.filtering)
         row = self.model.row_of(keep) if keep is not None and keep >= 0 else -1
         if row < 0 and len(ids):
             row = 0
@@ -251,15 +391,33 @@ class GalleryPanel(QWidget):
         return int(idx.data(IMAGE_ID_ROLE)) if idx.isValid() else -1
 
     def selected_ids(self) -> np.ndarray:
-        rows = sorted(i.row() for i in self.view.selectionModel().selectedIndexes())
+        rows = self._selected_rows()
         ids = self.model.ids()
-        return ids[rows] if rows else np.zeros(0, dtype=np.int64)
+        return ids[rows] if len(rows) else np.zeros(0, dtype=np.int64)
+
+    def _selected_rows(self) -> np.ndarray:
+        """Selected rows, ascending, from the selection's ranges (a 1,000-image selection is a
+        few ranges; listing its indexes one by one costs milliseconds)."""
+        ranges = self.view.selectionModel().selection()
+        if ranges.isEmpty():
+            return np.zeros(0, dtype=np.int64)
+        spans = np.array([(r.top(), r.bottom()) for r in ranges], dtype=np.int64)
+        lengths = spans[:, 1] - spans[:, 0] + 1
+        # every row of every range without a Python loop over rows: start + offset in range
+        offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        return np.unique(np.repeat(spans[:, 0], lengths) + offsets)
 
     def select_image(self, image_id: int) -> bool:
         """Make one image current and the only selection (clears a range that hides it)."""
         row = self.model.row_of(image_id)
-        if row < 0 and self.range is not None and bool((self._ranked == int(image_id)).any()):
+        if row < 0 and (self.range is not None or self.filtering) \
+                and bool((self._ranked == int(image_id)).any()):
             self.range = None
+            self.tier_filter = self.correction_filter = self.flag_filter = ANY
+            for combo in (self.tier_combo, self.correction_combo, self.flag_combo):
+                combo.blockSignals(True)
+                combo.setCurrentIndex(0)
+                combo.blockSignals(False)
             self._show(keep=int(image_id))
             row = self.model.row_of(image_id)
         if row < 0:
@@ -279,6 +437,45 @@ class GalleryPanel(QWidget):
                 idx = self.model.index(row)
                 sel.select(idx, idx)
         self.view.selectionModel().select(sel, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+
+    def step_image(self, delta: int) -> None:
+        """Make the next (+1) or previous (-1) shown image current, alone selected (J / K)."""
+        n = self.model.rowCount()
+        if n == 0:
+            return
+        cur = self.view.currentIndex().row()
+        row = 0 if cur < 0 else max(0, min(n - 1, cur + delta))
+        idx = self.model.index(row)
+        self.view.selectionModel().setCurrentIndex(
+            idx, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        self.view.scrollTo(idx)
+
+    def refresh_images(self, image_ids) -> None:
+        """The annotations of these images changed in the store: repaint their tiles, and
+        filter again when a filter depends on annotations (the current image may leave the
+        view: the next one in the list becomes current)."""
+        if self.review is None or self.cluster_id < 0:
+            return
+        if self.tier_filter == ANY and self.correction_filter == ANY:
+            self.model.refresh_images(image_ids)
+            self._update_info()
+            return
+        shown = self.model.ids()
+        row = self.view.currentIndex().row()
+        selected = self.selected_ids()
+        keep_mask = self.filter_mask(shown)
+        keep = None
+        if 0 <= row < len(shown):  # the current image, else the next one still shown
+            after = np.flatnonzero(keep_mask[row:])
+            before = np.flatnonzero(keep_mask[:row])
+            if len(after):
+                keep = int(shown[row + after[0]])
+            elif len(before):
+                keep = int(shown[before[-1]])
+        self._show(keep=keep)
+        still = [i for i in selected if self.model.row_of(int(i)) >= 0]
+        if len(still) > 1:
+            self.select_images(still)
 
     def _on_current(self, current, _previous) -> None:
         self.current_changed.emit(int(current.data(IMAGE_ID_ROLE)) if current.isValid() else -1)
@@ -325,17 +522,21 @@ class GalleryPanel(QWidget):
         if self.range is not None:
             lo, hi = self.range
             text += (f" · {html.escape(score_title(self.by))} "
-                     f"{format_score(lo)}–{format_score(hi)}")
+                     f"{format_score(lo, self.by)}–{format_score(hi, self.by)}")
         cluster_flags = [f for f in self.review.summaries.flags[self.cluster_id]
                          if f in CLUSTER_FLAGS]
         if cluster_flags:
             text += (" · <span style='color:#e6550d'>⚑ "
-                     + html.escape(", ".join(f.replace("_", " ") for f in cluster_flags))
+                     + html.escape(", ".join(flag_title(f) for f in ordered(cluster_flags)))
                      + "</span>")
         why = self.review.cluster_explanations.get(self.cluster_id, [])
         self.info.setToolTip("<br>".join(
-            f"⚑ <b>{html.escape(f.replace('_', ' '))}</b>: {html.escape(t)}" for f, t in why))
-        n_sel = len(self.view.selectionModel().selectedIndexes())
+            f"⚑ <b>{html.escape(flag_title(f))}</b>: {html.escape(t)}" for f, t in why))
+        corrected = int(self.review.annotations.corrected_mask(self._ranked).sum()) \
+            if len(self._ranked) else 0
+        if corrected:
+            text += f" · <span style='color:#6a3d9a'>✎ {corrected:,} corrected</span>"
+        n_sel = len(self._selected_rows())
         if n_sel > 1:
             text += f" · {n_sel:,} selected"
         self.info.setText(text)
@@ -346,7 +547,8 @@ class GalleryPanel(QWidget):
             return None
         i = self.model.image_id(row)
         values = image_scores(self.review.scores, i, self.review.score_names)
-        parts = [f"{score_title(n)} {format_score(v)}" for n, v in values if not math.isnan(v)]
+        parts = [f"{score_title(n)} {format_score(v, n)}" for n, v in values
+                 if not math.isnan(v)]
         caption = (f"{self.review.dataset.paths[i]} · cluster "
                    f"{self.review.summaries.names[int(self.review.labels[i])]} · "
                    + " · ".join(parts))

@@ -22,20 +22,28 @@ from PySide6.QtWidgets import (
 )
 
 from fiqa_gui.core.review import (
+    CLUSTER_FLAGS,
+    SEED_NAMES,
     TIER_NAMES,
+    TIER_NONE,
     ReviewData,
+    image_history,
     image_scores,
+    local_time,
     private_embeddings,
     score_title,
     similarity_picture,
 )
+from fiqa_gui.gui.annotation_editor import AnnotationEditor
+from fiqa_gui.gui.cluster_table import STATE_NAMES
+from fiqa_gui.gui.flag_icons import flag_html, ordered
 from fiqa_gui.gui.gallery_model import format_score
 from fiqa_gui.gui.jobs import LatestOnly, quiet_import
 from fiqa_gui.gui.preview import read_scaled
 from fiqa_gui.gui.score_distribution_plot import ScoreDistributionPlot
 from fiqa_gui.gui.score_scatter_plot import ScoreScatterPlot
 from fiqa_gui.gui.similarity_plot import SimilarityPlot
-from fiqa_gui.gui.theme import TIER_COLOURS
+from fiqa_gui.gui.theme import CORRECTED_COLOUR, TIER_COLOURS
 
 IMAGE_BOX = 180
 SDD_HELP = ("W1 is the distance between the two distributions in one repetition; the SDD "
@@ -44,12 +52,13 @@ SDD_HELP = ("W1 is the distance between the two distributions in one repetition;
 
 
 MAIN_SCORES = ("sdd", "cr", "iq", "quality", "sdd_signed", "ccs", "nnccs")
+HISTORY_SHOWN = 8
 
 
 def _pairs_table(items, *, bold: bool, small: bool = False) -> str:
     """name/value pairs laid out in two columns of an HTML table."""
     b0, b1 = ("<b>", "</b>") if bold else ("", "")
-    cells = [f"<td>{html.escape(score_title(n))}</td><td align='right'>{b0}{format_score(v)}"
+    cells = [f"<td>{html.escape(score_title(n))}</td><td align='right'>{b0}{format_score(v, n)}"
              f"{b1}&nbsp;&nbsp;&nbsp;</td>" for n, v in items]
     half = (len(cells) + 1) // 2
     rows = "".join(f"<tr>{cells[k]}{cells[k + half] if k + half < len(cells) else ''}</tr>"
@@ -93,6 +102,7 @@ class InspectorPanel(QWidget):
     """Right-hand panel; the plots talk back through `image_clicked` and the range signals."""
 
     image_clicked = Signal(int)
+    annotation_edited = Signal(str, object)  # field, value: for the selected images
     range_changed = Signal(float, float)
     range_cleared = Signal()
     similarity_shown = Signal()  # a picture arrived (the first one imported the scoring code)
@@ -105,6 +115,7 @@ class InspectorPanel(QWidget):
         self.cluster_id = -1
         self.by = "sdd"
         self.similarity_error: str | None = None
+        self.selected_count = 0
         self._async = LatestOnly(self)
 
         self.image = QLabel()
@@ -120,11 +131,17 @@ class InspectorPanel(QWidget):
         scroll.setWidget(self.details)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.editor = AnnotationEditor()
         header = QWidget()
-        hl = QHBoxLayout(header)
+        outer = QVBoxLayout(header)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(2)
+        hl = QHBoxLayout()
         hl.setContentsMargins(0, 0, 0, 0)
         hl.addWidget(self.image, 0, Qt.AlignmentFlag.AlignTop)
         hl.addWidget(scroll, 1)
+        outer.addLayout(hl, 1)
+        outer.addWidget(self.editor)
 
         self.similarity = SimilarityPlot()
         self.similarity.setToolTip(SDD_HELP)
@@ -156,12 +173,13 @@ class InspectorPanel(QWidget):
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 3)
         self.splitter.setStretchFactor(2, 3)
-        self.splitter.setSizes([IMAGE_BOX + 50, 320, 280])
+        self.splitter.setSizes([IMAGE_BOX + 150, 280, 240])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 4, 4, 4)
         layout.addWidget(self.splitter)
 
         self.scatter.image_clicked.connect(self.image_clicked)
+        self.editor.edited.connect(self.annotation_edited)
         self.distribution.range_changed.connect(self.range_changed)
         self.distribution.range_cleared.connect(self.range_cleared)
         self.repeat_spin.valueChanged.connect(lambda _v: self._request_similarity())
@@ -222,6 +240,7 @@ class InspectorPanel(QWidget):
             self.image.setPixmap(QPixmap())
             self.image.setText("no image\nselected")
             self.details.setText("")
+            self.editor.show_values(None, title="<b>Your annotations</b>")
             self.distribution.mark(None)
             self.scatter.mark_current(-1)
             self._async.forget()
@@ -231,10 +250,12 @@ class InspectorPanel(QWidget):
             return
         self._show_pixels(image_id)
         self.details.setText(self._details_html(image_id))
+        self._show_editor()
         if rv.scores is not None:
             self.distribution.mark(float(rv.scores[self.by][image_id]))
         self.scatter.mark_current(image_id)
-        sdd = format_score(float(rv.scores["sdd"][image_id])) if rv.scores is not None else "–"
+        sdd = (format_score(float(rv.scores["sdd"][image_id]), "sdd")
+               if rv.scores is not None else "–")
         self.similarity_title.setText(
             f"<b>Why this SDD</b> · image #{image_id}, SDD <b>{sdd}</b> "
             "<small>— its similarity to its own cluster vs. other clusters</small>")
@@ -242,6 +263,28 @@ class InspectorPanel(QWidget):
 
     def highlight(self, ids) -> None:
         self.scatter.highlight(ids)
+        self.selected_count = len(ids)
+        if self.review is not None and self.image_id >= 0:
+            self._show_editor()
+
+    def refresh_annotations(self) -> None:
+        """The store changed for the shown image (or its cluster): re-read the text and the
+        editor, keep the pixels and plots."""
+        if self.review is not None and self.image_id >= 0:
+            self.details.setText(self._details_html(self.image_id))
+            self._show_editor()
+
+    def _show_editor(self) -> None:
+        rv, i = self.review, self.image_id
+        if rv.read_only:
+            title = "<b>Your annotations</b> <small>(read-only project)</small>"
+        elif self.selected_count > 1:
+            title = (f"<b>Your annotations</b> <small>· edits apply to the "
+                     f"<b>{self.selected_count}</b> selected images; #{i} shown</small>")
+        else:
+            title = f"<b>Your annotations</b> <small>· image #{i}</small>"
+        self.editor.show_values(rv.annotations.of(i), key=i, title=title,
+                                editable=not rv.read_only)
 
     def reset_range(self) -> None:
         self.distribution.reset_range()
@@ -275,8 +318,10 @@ class InspectorPanel(QWidget):
         self.image.setPixmap(pix)
 
     def _details_html(self, i: int) -> str:
-        """Path and cluster; flags and why (what a curator must see first); the scores and
-        the predicted tier; the manifest's attributes; the cues; the run."""
+        """Path and cluster; flags and why (what a curator must see first); the curator's
+        annotations; the scores and the tier; the manifest's attributes; the cluster (its
+        flags, review state, how SDD and quality rank it); the image's history; the cues; the
+        run."""
         rv = self.review
         ds = rv.dataset
         c = int(rv.labels[i])
@@ -286,36 +331,103 @@ class InspectorPanel(QWidget):
                 f"image #{i} · cluster <b>{e(rv.summaries.names[c])}</b> (#{c}, "
                 f"{int(rv.summaries.sizes[c]):,} images)" + (f" · {w}×{h} px" if w else "")]
         attrs = [f"{e(k)}: {e(v[i])}" for k, v in ds.attributes.items() if v[i] != ""]
+        mine = self._annotations_html(i)
         if rv.scores is None:
             rows.append("<i>not scored yet</i>")
+            if mine:
+                rows.append(mine)
             if attrs:
                 rows.append("<span style='font-size:small'>" + " · ".join(attrs) + "</span>")
+            rows += self._history_html(i)
             return "<br>".join(rows)
-        flags = rv.flags_of(i)
-        if flags:
-            rows.append("⚑ <b style='color:#e6550d'>"
-                        + e(", ".join(f.replace("_", " ") for f in flags)) + "</b>")
-            for flag, why in rv.explanations.get(i, []):
-                rows.append(f"<span style='font-size:small'>{e(flag.replace('_', ' '))}: "
-                            f"{e(why)}</span>")
+        own = [f for f in ordered(rv.flags_of(i)) if f not in CLUSTER_FLAGS]
+        why = {}
+        for flag, text in rv.explanations.get(i, []):
+            why.setdefault(flag, text)
+        for flag in own:
+            rows.append(flag_html(flag, why.get(flag)))
+        rows += self._cluster_flags_html(c)
+        if mine:
+            rows.append(mine)
         values = image_scores(rv.scores, i, rv.score_names)
         main = [(n, v) for n, v in values if n in MAIN_SCORES]
         cues = [(n, v) for n, v in values if n not in MAIN_SCORES]
-        tier = int(rv.tiers(self.by)[i])
-        colour = TIER_COLOURS[tier].name()
         rows.append(_pairs_table(main, bold=True))
-        rows.append(f"tier: <b style='color:{colour}'>{TIER_NAMES[tier]}</b> "
-                    f"<span style='font-size:small'>(by {e(score_title(self.by))} terciles of "
-                    "the dataset)</span>")
+        computed = int(rv.computed_tiers()[i])
+        colour = TIER_COLOURS[computed].name()
+        rows.append(f"computed tier: <b style='color:{colour}'>{TIER_NAMES[computed]}</b> "
+                    f"<span style='font-size:small'>({e(score_title(rv.tier_source))} "
+                    "terciles of the data set)</span>")
         if attrs:
             rows.append("<span style='font-size:small'>" + " · ".join(attrs) + "</span>")
+        rows += self._cluster_html(c)
+        rows += self._history_html(i)
         if cues:
             rows.append("<span style='font-size:small'>cues and parts:</span>"
                         + _pairs_table(cues, bold=False, small=True))
         if rv.run is not None:
-            rows.append(f"<span style='font-size:small'>run #{rv.run.id} · "
-                        f"{e(rv.run.created_at)} · device {e(str(rv.run.device))}</span>")
+            rows.append(f"<span style='font-size:small'>run #{rv.run.id} ({e(rv.run.kind)}) · "
+                        f"{e(local_time(rv.run.created_at))} · device "
+                        f"{e(str(rv.run.device))}</span>")
         return "<br>".join(rows)
+
+    def _annotations_html(self, i: int) -> str:
+        """The curator's own values, in their colour (empty when there are none)."""
+        a = self.review.annotations
+        parts = []
+        if a.tier[i] != TIER_NONE:
+            t = int(a.tier[i])
+            parts.append(f"tier <b style='color:{TIER_COLOURS[t].name()}'>{TIER_NAMES[t]}</b>")
+        if np.isfinite(a.corrected[i]):
+            parts.append(f"corrected score <b>{a.corrected[i]:g}</b>")
+        if a.wrong[i]:
+            parts.append("<b style='color:#d7301f'>wrong identity</b>")
+        if a.seed[i]:
+            parts.append(f"seed <b>{SEED_NAMES[int(a.seed[i])]}</b>")
+        if not parts:
+            return ""
+        return (f"<span style='color:{CORRECTED_COLOUR.name()}'>✎ yours:</span> "
+                + " · ".join(parts))
+
+    def _cluster_flags_html(self, c: int) -> list[str]:
+        """The cluster's own flags and why (they concern every image of it)."""
+        rv = self.review
+        why = dict(rv.cluster_explanations.get(c, []))
+        return ["<span style='font-size:small'>cluster: " + flag_html(flag, why.get(flag))
+                + "</span>" for flag in ordered(rv.summaries.flags[c]) if flag in CLUSTER_FLAGS]
+
+    def _cluster_html(self, c: int) -> list[str]:
+        rv = self.review
+        e = html.escape
+        s = rv.summaries
+        rows = [f"<span style='font-size:small'><b>Cluster {e(s.names[c])}</b> · "
+                f"{e(STATE_NAMES.get(s.review_state[c], s.review_state[c]))}</span>"]
+        shift = rv.rank_shift(c)
+        if shift is not None and shift.n >= 3 and np.isfinite(shift.spearman):
+            text = (f"SDD → Quality ranking: Spearman <b>{shift.spearman:.2f}</b> over "
+                    f"{shift.n} images")
+            if shift.mover >= 0:
+                way = "up" if shift.move > 0 else "down"
+                text += (f"; biggest mover #{shift.mover} "
+                         f"({e(rv.dataset.paths[shift.mover].rsplit('/', 1)[-1])}) "
+                         f"{way} {abs(shift.move)} places")
+            rows.append(f"<span style='font-size:small'>{text}</span>")
+        return rows
+
+    def _history_html(self, i: int) -> list[str]:
+        try:
+            history = image_history(self.review.project, i, HISTORY_SHOWN + 1)
+        except Exception:  # noqa: BLE001 - the history is a help, never a reason to fail
+            return []
+        if not history:
+            return []
+        e = html.escape
+        lines = [f"{e(local_time(at))} · {e(what)}"
+                 for at, what in history[:HISTORY_SHOWN]]
+        if len(history) > HISTORY_SHOWN:
+            lines.append("… (older entries in the audit log)")
+        return ["<span style='font-size:small'><b>History</b> (newest first)<br>"
+                + "<br>".join(lines) + "</span>"]
 
     def _request_similarity(self) -> None:
         rv, i = self.review, self.image_id

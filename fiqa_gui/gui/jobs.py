@@ -121,7 +121,7 @@ class JobRunner(QObject):
 
     def run(self, title: str, fn: Callable[[Callable, CancelToken], object],
             on_done: Callable[[object], None] | None = None, *,
-            on_failed: Callable[[BaseException], None] | None = None,
+            on_failed: Callable[[BaseException], bool | None] | None = None,
             on_cancelled: Callable[[], None] | None = None,
             cancellable: bool = True) -> Job | None:
         """Start `fn(progress, cancel)` on the worker thread; None if a job is already running
@@ -176,8 +176,9 @@ class JobRunner(QObject):
                 job.on_cancelled()
         else:
             self.finished.emit(job.title, "failed")
-            if job.on_failed is not None:
-                job.on_failed(payload)
+            # on_failed returns True when it told the user itself (e.g. offered another way)
+            if job.on_failed is not None and job.on_failed(payload):
+                return
             self.show_message(f"{job.title} failed", error_text(payload, job.title))
 
     def cancel(self) -> None:

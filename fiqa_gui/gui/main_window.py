@@ -1,7 +1,9 @@
-"""The main window: wires the start screen, cluster list, gallery, inspector, jobs and status bar.
+"""The main window: wires the start screen, cluster list, gallery, inspector, jobs, the undo
+history and the status bar.
 
-It owns no computation (that is `fiqa_gui.core`) and no drawing (that is the panels): it opens
-projects through jobs, routes selections between panels, and remembers the layout.
+It owns no computation (that is `fiqa_gui.core`), no drawing (that is the panels) and no curation
+logic (that is `curation_actions` over `curation_controller`): it opens projects through jobs,
+builds the menus from `shortcuts`, routes selections between panels, and remembers the layout.
 """
 
 from __future__ import annotations
@@ -10,15 +12,15 @@ import gc
 from pathlib import Path
 
 from PySide6.QtCore import QEventLoop, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import (
     QApplication,
+    QDockWidget,
     QFileDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QPushButton,
     QSplitter,
     QStackedWidget,
@@ -27,33 +29,31 @@ from PySide6.QtWidgets import (
 )
 
 from fiqa_gui.core.review import ReviewData, scoring_available, showcase_cluster
-from fiqa_gui.gui import project_jobs
+from fiqa_gui.core.store.project import ProjectLocked, ProjectNotWritable
+from fiqa_gui.gui import navigation, project_jobs
 from fiqa_gui.gui.cluster_table import ClusterPanel
+from fiqa_gui.gui.curation_actions import CurationActions
+from fiqa_gui.gui.curation_controller import CurationController
 from fiqa_gui.gui.gallery_view import GalleryPanel
+from fiqa_gui.gui.history_panel import HistoryPanel
 from fiqa_gui.gui.inspector import InspectorPanel
 from fiqa_gui.gui.jobs import JobRunner, LatestOnly
 from fiqa_gui.gui.new_project_dialog import NewProjectDialog
+from fiqa_gui.gui.read_only_prompt import ReadOnlyPrompt, read_only_question
+from fiqa_gui.gui.rescore_dialog import RescoreDialog
 from fiqa_gui.gui.settings import AppSettings
+from fiqa_gui.gui.shortcuts import SHORTCUTS, WIDGET_KEYS, key_text, make_action
+from fiqa_gui.gui.shortcuts_dialog import ShortcutsDialog
 from fiqa_gui.gui.start_screen import StartScreen
 from fiqa_gui.gui.status_bar import StatusBar
 from fiqa_gui.gui.theme import THEMES, apply_theme
 from fiqa_gui.gui.thumbnail_loader import ThumbnailLoader
 
-SHORTCUTS = (
-    ("Ctrl+O", "Open a project"),
-    ("Ctrl+N", "New project from an image folder"),
-    ("Ctrl+F", "Filter the cluster list"),
-    ("Alt+Down / Alt+Up", "Next / previous cluster (also ] and [)"),
-    ("Arrow keys", "Move in the cluster list or the gallery"),
-    ("Shift/Ctrl + click, Ctrl+A", "Select several images"),
-    ("Space / Enter / double-click", "Large preview of the current image"),
-    ("R", "Rank by the next score"),
-    ("O", "Reverse the order (high first / low first)"),
-    ("Ctrl+= / Ctrl+-", "Larger / smaller thumbnails"),
-    ("Esc", "Cancel the running job, else clear the score range"),
-    ("Ctrl+Shift+S", "Score now (a new scoring run)"),
-    ("F1", "This list"),
-)
+# Actions that change the project: off while it is read-only or a job uses its connection.
+EDIT_ACTIONS = ("tier_high", "tier_mid", "tier_low", "tier_unusable", "tier_clear",
+                "seed_approve", "seed_reject", "seed_clear", "wrong_identity",
+                "corrected_score", "note", "move", "done_next", "state_unreviewed",
+                "state_in_review", "state_done", "merge")
 
 
 def settle_memory(collect: bool = True) -> None:
@@ -85,6 +85,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("FIQA Curator")
 
         self.jobs = JobRunner(self, self)
+        self.controller = CurationController(self.jobs.show_message, self)
         self.loader = ThumbnailLoader(parent=self)
         self.start = StartScreen()
         self.clusters = ClusterPanel()
@@ -115,6 +116,16 @@ class MainWindow(QMainWindow):
         self.status = StatusBar()
         self.setStatusBar(self.status)
         self.status.attach(self.jobs)
+        self.curation = CurationActions(self, self.controller)
+        self.history = HistoryPanel(self.controller)
+        self.history_dock = QDockWidget("Undo history", self)
+        self.history_dock.setObjectName("history_dock")
+        self.history_dock.setWidget(self.history)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.history_dock)
+        self.history_dock.hide()
+        self.read_only_prompt: ReadOnlyPrompt | None = None
+        self.rescore_dialog: RescoreDialog | None = None
+        self.shortcuts_dialog: ShortcutsDialog | None = None
 
         self._make_actions()
         self._wire()
@@ -142,63 +153,121 @@ class MainWindow(QMainWindow):
         frame.setVisible(False)
         return frame
 
-    def _action(self, text: str, slot, shortcut=None, menu=None, tip: str | None = None):
-        a = QAction(text, self)
-        if shortcut:
-            a.setShortcuts([QKeySequence(s) for s in
-                            (shortcut if isinstance(shortcut, tuple) else (shortcut,))])
-            a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        if tip:
-            a.setStatusTip(tip)
-        a.triggered.connect(slot)
-        if menu is not None:
-            menu.addAction(a)
-        self.addAction(a)
-        return a
+    def _handlers(self) -> dict:
+        """What each entry of `shortcuts.SHORTCUTS` does."""
+        c, g = self.curation, self.gallery
+        return {
+            "new_images": lambda: self.new_project("images"),
+            "new_manifest": lambda: self.new_project("manifest"),
+            "open": lambda: self.open_project_dialog(),
+            "open_read_only": lambda: self.open_project_dialog(read_only=True),
+            "demo": self.open_demo,
+            "close": self.close_project,
+            "quit": self.close,
+            "undo": self.controller.undo,
+            "redo": self.controller.redo,
+            "history": self.toggle_history,
+            "tier_high": lambda: c.set_tier("high"),
+            "tier_mid": lambda: c.set_tier("mid"),
+            "tier_low": lambda: c.set_tier("low"),
+            "tier_unusable": lambda: c.set_tier("unusable"),
+            "tier_clear": lambda: c.set_tier(None),
+            "seed_approve": lambda: c.set_seed("approved"),
+            "seed_reject": lambda: c.set_seed("rejected"),
+            "seed_clear": lambda: c.set_seed(None),
+            "wrong_identity": c.toggle_wrong,
+            "corrected_score": self.inspector.editor.edit_score,
+            "note": self.inspector.editor.edit_note,
+            "move": c.ask_move,
+            "next_image": lambda: g.step_image(1),
+            "prev_image": lambda: g.step_image(-1),
+            "next_cluster": lambda: self.clusters.step(1),
+            "prev_cluster": lambda: self.clusters.step(-1),
+            "next_flagged": lambda: navigation.next_flagged(self),
+            "done_next": c.done_and_next,
+            "state_unreviewed": lambda: c.set_review_state("unreviewed"),
+            "state_in_review": lambda: c.set_review_state("in_review"),
+            "state_done": lambda: c.set_review_state("done"),
+            "merge": c.ask_merge,
+            "filter_clusters": self.clusters.focus_filter,
+            "rank_next": self.cycle_rank,
+            "reverse": g.toggle_order,
+            "larger": lambda: g.grow(16),
+            "smaller": lambda: g.grow(-16),
+            "clear_filters": g.clear_filters,
+            "score_now": self.score_now,
+            "rescore": self.rescore_with_seeds,
+            "escape": self.escape,
+            "shortcuts": self.show_shortcuts,
+        }
 
     def _make_actions(self) -> None:
         mb = self.menuBar()
-        f = mb.addMenu("&File")
-        self._action("New project from image folder…", lambda: self.new_project("images"),
-                     "Ctrl+N", f)
-        self._action("New project from manifest…", lambda: self.new_project("manifest"),
-                     None, f)
-        self._action("&Open project…", lambda: self.open_project_dialog(), "Ctrl+O", f)
-        self.recent_menu = f.addMenu("Open &recent")
-        self._action("Open the &demo project", self.open_demo, None, f)
-        f.addSeparator()
-        self.close_action = self._action("&Close project", self.close_project, "Ctrl+W", f)
-        self._action("&Quit", self.close, "Ctrl+Q", f)
+        menus: dict[str, object] = {}
+        for title in ("File", "Edit", "Image", "Cluster", "View", "Scoring", "Help"):
+            menus[title] = mb.addMenu(f"&{title}")
+        handlers = self._handlers()
+        self.actions_by_name: dict[str, QAction] = {}
+        for spec in SHORTCUTS:
+            a = make_action(self, spec, handlers[spec.name])
+            self.actions_by_name[spec.name] = a
+            if spec.scope == "gallery":
+                self.gallery.view.addAction(a)  # keys live while the gallery has the focus
+            else:
+                self.addAction(a)
+            if spec.menu:
+                path = spec.menu.split("/")
+                menu = menus[path[0]]
+                for sub in path[1:]:
+                    key = "/".join(path[:path.index(sub) + 1])
+                    if key not in menus:
+                        menus[key] = menu.addMenu(sub)
+                    menu = menus[key]
+                if spec.separator:
+                    menu.addSeparator()
+                menu.addAction(a)
+            if spec.name == "demo":
+                self.recent_menu = menus["File"].addMenu("Open &recent")
+        self.menus = menus
+        a = self.actions_by_name
+        self.close_action = a["close"]
+        self.score_action = a["score_now"]
+        self.rescore_action = a["rescore"]
+        self.undo_action, self.redo_action = a["undo"], a["redo"]
+        a["history"].setCheckable(True)
 
-        v = mb.addMenu("&View")
-        self._action("Next cluster", lambda: self.clusters.step(1), ("Alt+Down", "]"), v)
-        self._action("Previous cluster", lambda: self.clusters.step(-1), ("Alt+Up", "["), v)
-        self._action("Filter clusters", self.clusters.focus_filter, "Ctrl+F", v)
-        self._action("Rank by next score", self.cycle_rank, "R", v)
-        self._action("Reverse order", self.gallery.toggle_order, "O", v)
-        self._action("Larger thumbnails", lambda: self.gallery.grow(16), ("Ctrl+=", "Ctrl++"), v)
-        self._action("Smaller thumbnails", lambda: self.gallery.grow(-16), "Ctrl+-", v)
+        v = menus["View"]
         v.addSeparator()
         theme_menu = v.addMenu("Theme")
         group = QActionGroup(self)
         self.theme_actions = {}
         for name in THEMES:
-            a = QAction(name.capitalize(), self, checkable=True)
-            a.triggered.connect(lambda _=False, n=name: self.set_theme(n))
-            group.addAction(a)
-            theme_menu.addAction(a)
-            self.theme_actions[name] = a
+            t = QAction(name.capitalize(), self, checkable=True)
+            t.triggered.connect(lambda _=False, n=name: self.set_theme(n))
+            group.addAction(t)
+            theme_menu.addAction(t)
+            self.theme_actions[name] = t
         v.addSeparator()
-        self._action("Warm up the thumbnail cache", self.warm_thumbnails, None, v,
-                     "Decode every thumbnail once in the background")
-
-        s = mb.addMenu("&Scoring")
-        self.score_action = self._action("Score now", self.score_now, "Ctrl+Shift+S", s)
-        self._action("Cancel the running job", self.escape, "Esc", None)
-
-        h = mb.addMenu("&Help")
-        self._action("Keyboard shortcuts", self.show_shortcuts, "F1", h)
+        warm = v.addAction("Warm up the thumbnail cache")
+        warm.setStatusTip("Decode every thumbnail once in the background")
+        warm.triggered.connect(self.warm_thumbnails)
+        self.clusters.context_actions = [a["state_done"], a["state_in_review"],
+                                         a["state_unreviewed"], None, a["merge"], None,
+                                         a["next_flagged"]]
         self._update_actions()
+
+    def shortcut_rows(self) -> list[tuple[str, str, str]]:
+        """(group, what, keys) for every keyed action of the window and the widgets' own keys
+        (what the shortcuts dialog lists)."""
+        rows = []
+        for spec in SHORTCUTS:
+            action = self.actions_by_name[spec.name]
+            keys = [k.toString() for k in action.shortcuts()]
+            if keys:
+                rows.append((spec.group, spec.text.replace("&", "").rstrip("…"),
+                             key_text(keys)))
+        rows += [(group, what, keys) for keys, what, group in WIDGET_KEYS]
+        return rows
 
     def _wire(self) -> None:
         self.start.new_requested.connect(self.new_project)
@@ -209,15 +278,25 @@ class MainWindow(QMainWindow):
         self.gallery.current_changed.connect(self.inspector.show_image)
         self.gallery.selection_changed.connect(self.inspector.highlight)
         self.gallery.rank_changed.connect(self._on_rank_changed)
+        self.gallery.run_selected.connect(self.show_run)
         self.gallery.clear_range_button.clicked.connect(self.inspector.reset_range)
         self.inspector.image_clicked.connect(self.gallery.select_image)
         self.inspector.range_changed.connect(self.gallery.set_range)
         self.inspector.range_cleared.connect(self.gallery.clear_range)
+        self.inspector.annotation_edited.connect(self.curation.edit)
+        self.inspector.editor.finished.connect(lambda: self.gallery.view.setFocus())
         self.jobs.started.connect(lambda *_: self._update_actions())
         self.jobs.finished.connect(lambda *_: self._update_actions())
         self.jobs.finished.connect(lambda *_: settle_memory(collect=False))
         self.inspector.similarity_shown.connect(lambda: settle_memory(collect=False))
         self.gallery.size_slider.valueChanged.connect(self.settings.set_thumbnail_size)
+        self.controller.message.connect(lambda text: self.status.showMessage(text, 4000))
+        stack = self.controller.stack
+        for signal in (stack.canUndoChanged, stack.canRedoChanged, stack.undoTextChanged,
+                       stack.redoTextChanged):
+            signal.connect(lambda *_: self._update_undo_actions())
+        self.history_dock.visibilityChanged.connect(
+            lambda visible: self.actions_by_name["history"].setChecked(visible))
 
     # ----------------------------------------------------------------- settings
     def _restore(self) -> None:
@@ -267,20 +346,24 @@ class MainWindow(QMainWindow):
         self._refresh_recent()
 
     # ----------------------------------------------------------------- projects
-    def open_project_dialog(self, folder: str = "") -> None:
+    def open_project_dialog(self, folder: str = "", read_only: bool = False) -> None:
         if not folder:
-            folder = QFileDialog.getExistingDirectory(self, "Open a FIQA Curator project")
+            folder = QFileDialog.getExistingDirectory(
+                self, "Open a FIQA Curator project" + (" read-only" if read_only else ""))
             if not folder:
                 return
-        self.open_project(folder)
+        self.open_project(folder, read_only=read_only)
 
-    def open_project(self, folder, on_open=None) -> bool:
+    def open_project(self, folder, on_open=None, *, read_only: bool = False,
+                     run_id: int | None = None) -> bool:
         """Load a project (a folder, or the open `Project` to reload it) in the background; the
-        window switches to it when it is ready."""
+        window switches to it when it is ready. A project another process holds, or a folder
+        that cannot be written, is offered read-only instead."""
         source = folder
         if not isinstance(folder, (str, Path)):
             folder = folder.folder
-        elif self.review is not None and Path(folder).absolute() == self.review.folder:
+        elif self.review is not None and Path(folder).absolute() == self.review.folder \
+                and read_only == self.review.read_only:
             source = self.review.project  # already open here: reload it, keep its lock
 
         def done(review: ReviewData) -> None:
@@ -288,26 +371,60 @@ class MainWindow(QMainWindow):
             if on_open is not None:
                 on_open(review)
 
-        def failed(_err) -> None:
+        def failed(err) -> bool:
+            if isinstance(err, (ProjectLocked, ProjectNotWritable)) and not read_only:
+                self._offer_read_only(folder, err, on_open)
+                return True
             if self.review is None:
                 self.stack.setCurrentWidget(self.start)
+            return False
 
-        job = self.jobs.run(f"Opening {Path(folder).name}", project_jobs.open_project(source),
+        title = f"Opening {Path(folder).name}" + (" read-only" if read_only else "")
+        job = self.jobs.run(title, project_jobs.open_project(source, run_id=run_id,
+                                                             read_only=read_only),
                             done, on_failed=failed)
         return job is not None
 
+    def _offer_read_only(self, folder, err, on_open) -> None:
+        """Another process has the project (or the folder is read-only): offer to look at it
+        read-only, or cancel."""
+        title, text = read_only_question(err, folder)
+        self.jobs.last_message = (title, text)
+        if self.review is None:
+            self.stack.setCurrentWidget(self.start)
+        if not self.jobs.show_dialogs:
+            return
+        self.read_only_prompt = ReadOnlyPrompt(
+            title, text, lambda: self.open_project(folder, on_open, read_only=True), self)
+        self.read_only_prompt.open()
+
+    def show_run(self, run_id: int) -> bool:
+        """Show another stored run of the open project."""
+        if self.review is None:
+            return False
+        return self.open_project(self.review.project, run_id=run_id)
+
     def set_review(self, review: ReviewData | None) -> None:
-        """Show a loaded project (or none); closes the previous one."""
+        """Show a loaded project (or none); closes the previous one. A reload of the same
+        project (another run, after scoring) keeps the cluster and image shown."""
+        old_cluster_db = self.curation.current_cluster_db_id() if self.review else -1
+        old_image = self.gallery.current_id() if self.review else -1
         old, self.review = self.review, review
+        self.controller.set_project(review.project if review else None,
+                                    review.read_only if review else False)
         self.loader.set_cache_dir(review.project.thumbnails_dir if review else None)
         self.inspector.set_review(review)
         self.gallery.set_review(review)
+        same = review is not None and old is not None and old.project is review.project
         self.clusters.set_summaries(review.summaries if review else None,
-                                    review.cluster_explanations if review else None)
+                                    review.cluster_explanations if review else None,
+                                    keep_filters=same)
+        self.clusters.model.describe = self._describe_cluster
         if old is not None and (review is None or old.project is not review.project):
             old.close()
         settle_memory()
         self._update_actions()
+        self.status.set_read_only(review is not None and review.read_only)
         if review is None:
             self.setWindowTitle("FIQA Curator")
             self.stack.setCurrentWidget(self.start)
@@ -316,22 +433,45 @@ class MainWindow(QMainWindow):
             return
         self.settings.add_recent(review.folder)
         self._refresh_recent()
-        self.setWindowTitle(f"{review.folder.name} — FIQA Curator")
+        self.setWindowTitle(f"{review.folder.name}"
+                            + (" [read-only]" if review.read_only else "") + " — FIQA Curator")
         self.stack.setCurrentWidget(self.splitter)
-        run = review.run
         self.banner.setVisible(review.scores is None)
         self.banner_text.setText(
             "This project has no scores yet: the gallery is in file order."
             if scoring_available() else
             "This project has no scores yet, and the scoring package is not installed.")
-        self.status.set_counts(
-            f"{review.n_images:,} images · {len(review.summaries):,} clusters · "
-            + (f"run #{run.id} ({run.device or '?'})" if run else "not scored"))
+        self.status.set_counts(self.counts_text())
         if len(review.summaries):
             first = showcase_cluster(review.summaries) if review.scores is not None else 0
+            if same and old_cluster_db >= 0 and review.cluster_index_of(old_cluster_db) >= 0:
+                first = review.cluster_index_of(old_cluster_db)
             if not self.clusters.select_cluster(first):
                 self.clusters.step(0)
+            if same and old_image >= 0:
+                self.gallery.select_image(old_image)
+            elif not same:
+                self.gallery.view.setFocus()  # keyboard-first: the tier keys work at once
         self.project_opened.emit(review)
+
+    def counts_text(self) -> str:
+        rv = self.review
+        if rv is None:
+            return ""
+        run = rv.run
+        return (f"{rv.n_images:,} images · {len(rv.summaries):,} clusters · "
+                + (f"run #{run.id} {run.kind} ({run.device or '?'})" if run else "not scored"))
+
+    def _describe_cluster(self, c: int) -> str:
+        """Extra tooltip of a cluster's name: how SDD and Quality rank it differently."""
+        shift = self.review.rank_shift(c) if self.review is not None else None
+        if shift is None or shift.n < 3 or shift.spearman != shift.spearman:
+            return ""
+        text = f"SDD → Quality: Spearman {shift.spearman:.2f}"
+        if shift.mover >= 0:
+            text += (f"; biggest mover #{shift.mover} "
+                     f"{'up' if shift.move > 0 else 'down'} {abs(shift.move)} places")
+        return text
 
     def close_project(self) -> None:
         if self.jobs.busy:
@@ -364,6 +504,50 @@ class MainWindow(QMainWindow):
         job = self.jobs.run("Scoring", project_jobs.score_project(project, params),
                             lambda _run_id: self.open_project(project))
         return job is not None
+
+    def rescore_with_seeds(self) -> bool:
+        """Recompute Quality with the approved seeds as anchors (a new run), show the new run
+        and what changed."""
+        rv = self.review
+        if rv is None or rv.scores is None:
+            return False
+        if not self.controller.can_edit:
+            self.status.showMessage(self.controller.why_not(), 4000)
+            return False
+        project = rv.project
+        base = rv.run.id if rv.run is not None else None
+
+        def stored(summary) -> None:
+            self.open_project(project, run_id=summary.run_id,
+                              on_open=lambda review: self._show_rescore(summary, review))
+
+        job = self.jobs.run("Re-scoring with approved seeds",
+                            project_jobs.rescore_with_seeds(project, base), stored,
+                            cancellable=False)
+        return job is not None
+
+    def _show_rescore(self, summary, review) -> RescoreDialog:
+        if self.rescore_dialog is not None:
+            self.rescore_dialog.close()
+        dialog = RescoreDialog(summary, review.dataset.paths, self)
+        dialog.image_requested.connect(self.go_to_image)
+        dialog.show()
+        self.rescore_dialog = dialog
+        return dialog
+
+    def go_to_image(self, image_id: int) -> bool:
+        """Show an image: its cluster in the list (filters cleared if they hide it), the image
+        current in the gallery."""
+        rv = self.review
+        if rv is None or not 0 <= image_id < rv.n_images:
+            return False
+        c = int(rv.labels[image_id])
+        if self.gallery.cluster_id != c and not self.clusters.select_cluster(c):
+            self.clusters.filter_edit.clear()
+            self.clusters.set_flag_filter("__any__")
+            self.clusters.set_state_filter("__any__")
+            self.clusters.select_cluster(c)
+        return self.gallery.select_image(image_id)
 
     def warm_thumbnails(self) -> None:
         if self.review is None:
@@ -401,10 +585,32 @@ class MainWindow(QMainWindow):
     def _update_actions(self) -> None:
         has = self.review is not None
         busy = self.jobs.busy
-        self.score_action.setEnabled(has and not busy)
-        self.score_button.setEnabled(not busy)
+        read_only = has and self.review.read_only
+        scored = has and self.review.scores is not None
+        self.controller.busy = busy
+        self.score_action.setEnabled(has and not busy and not read_only)
+        self.rescore_action.setEnabled(scored and not busy and not read_only)
+        self.score_button.setEnabled(not busy and not read_only)
         self.close_action.setEnabled(has and not busy)
+        for name in EDIT_ACTIONS:
+            self.actions_by_name[name].setEnabled(has and not busy and not read_only)
         self.start.set_busy(busy)
+        self._update_undo_actions()
+
+    def _update_undo_actions(self) -> None:
+        stack = self.controller.stack
+        ok = self.controller.can_edit
+        try:
+            can_undo, can_redo = stack.canUndo(), stack.canRedo()
+        except RuntimeError:  # the stack is being destroyed with the window
+            return
+        self.undo_action.setEnabled(ok and can_undo)
+        self.redo_action.setEnabled(ok and can_redo)
+        self.undo_action.setText(f"&Undo {stack.undoText()}" if can_undo else "&Undo")
+        self.redo_action.setText(f"&Redo {stack.redoText()}" if can_redo else "&Redo")
+
+    def toggle_history(self) -> None:
+        self.history_dock.setVisible(not self.history_dock.isVisible())
 
     def detect_device_now(self) -> None:
         """Synchronous device detection (screenshots): imports torch on this thread."""
@@ -423,13 +629,12 @@ class MainWindow(QMainWindow):
         self._device.submit(project_jobs.detect_device, shown,
                             lambda err: self.status.set_device("device: CPU", str(err)))
 
-    def show_shortcuts(self) -> None:
-        rows = "".join(f"<tr><td><b>{k}</b></td><td>&nbsp;&nbsp;{v}</td></tr>"
-                       for k, v in SHORTCUTS)
-        box = QMessageBox(QMessageBox.Icon.NoIcon, "Keyboard shortcuts",
-                          f"<table>{rows}</table>", QMessageBox.StandardButton.Close, self)
-        box.open()
-        self.shortcuts_box = box
+    def show_shortcuts(self) -> ShortcutsDialog:
+        if self.shortcuts_dialog is None:
+            self.shortcuts_dialog = ShortcutsDialog(self.shortcut_rows(), self)
+        self.shortcuts_dialog.show()
+        self.shortcuts_dialog.raise_()
+        return self.shortcuts_dialog
 
     # ----------------------------------------------------------------- waiting and closing
     def wait_idle(self, timeout_ms: int = 30000) -> bool:
@@ -458,6 +663,9 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         """Stop every worker and close the project (idempotent)."""
+        self.controller.stack.blockSignals(True)
+        self.controller.set_project(None)
+        self.controller.stack.blockSignals(False)
         self.jobs.shutdown()
         self.loader.shutdown()
         self.inspector.shutdown()

@@ -11,13 +11,30 @@ from fiqa_gui.core.progress import CancelToken, ProgressCallback
 JobFn = Callable[[ProgressCallback, CancelToken], object]
 
 
-def open_project(source) -> JobFn:
-    """Load what the review window shows (`ReviewData`) from a folder or an open `Project`."""
+def open_project(source, *, run_id: int | None = None, read_only: bool = False) -> JobFn:
+    """Load what the review window shows (`ReviewData`) from a folder (opened read-only when
+    asked) or an open `Project`, showing run `run_id` (default: the newest scoring run)."""
 
     def run(progress, cancel):
         from fiqa_gui.core.review import load_review
 
-        return load_review(source, progress=progress, cancel=cancel)
+        return load_review(source, run_id=run_id, read_only=read_only, progress=progress,
+                           cancel=cancel)
+
+    return run
+
+
+def rescore_with_seeds(project, base_run_id: int | None = None) -> JobFn:
+    """Recompute `quality` with the approved seeds as anchors and store a new run; returns the
+    core's `RescoreSummary`. The GUI thread leaves the project's connection alone meanwhile."""
+
+    def run(progress, cancel):
+        from fiqa_gui.gui.jobs import quiet_import
+
+        quiet_import("fiqa_gui.core.project_scoring")
+        from fiqa_gui.core.project_scoring import rescore_with_seeds as rescore
+
+        return rescore(project, base_run_id, progress=progress)
 
     return run
 

@@ -6,6 +6,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar
 
 from fiqa_gui.gui.jobs import JobRunner
+from fiqa_gui.gui.theme import READ_ONLY_COLOUR
 
 
 class StatusBar(QStatusBar):
@@ -24,11 +25,20 @@ class StatusBar(QStatusBar):
         self.cancel_button.clicked.connect(self.on_cancel_clicked)
         self.cancel_button.clicked.connect(self.cancel_requested)
         self.counts = QLabel()
+        self.read_only = QLabel(" READ-ONLY ")
+        self.read_only.setStyleSheet(
+            f"QLabel {{ background: {READ_ONLY_COLOUR.name()}; color: black; "
+            "font-weight: bold; border-radius: 3px; padding: 0 4px; }")
+        self.read_only.setToolTip("The project is open read-only (in use by another FIQA "
+                                  "Curator, or its folder cannot be written): nothing can be "
+                                  "changed")
+        self.read_only.setVisible(False)
         self.device = QLabel("device: …")
         self.device.setToolTip("Where scoring runs: CUDA when available, else the CPU")
         self.addWidget(self.stage)
         self.addWidget(self.bar)
         self.addWidget(self.cancel_button)
+        self.addPermanentWidget(self.read_only)
         self.addPermanentWidget(self.counts)
         self.addPermanentWidget(self.device)
         self._set_running(False)
@@ -71,6 +81,9 @@ class StatusBar(QStatusBar):
     def on_cancel_clicked(self) -> None:
         self.cancel_button.setEnabled(False)
         self.stage.setText("cancelling…")
+
+    def set_read_only(self, read_only: bool) -> None:
+        self.read_only.setVisible(bool(read_only))
 
     def set_counts(self, text: str) -> None:
         self.counts.setText(text)

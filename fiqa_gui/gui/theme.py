@@ -6,7 +6,16 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
 
-from fiqa_gui.core.review import TIER_HIGH, TIER_LOW, TIER_MID, TIER_NONE
+from fiqa_gui.core.review import (
+    SEED_APPROVED,
+    SEED_PROPOSED,
+    SEED_REJECTED,
+    TIER_HIGH,
+    TIER_LOW,
+    TIER_MID,
+    TIER_NONE,
+    TIER_UNUSABLE,
+)
 
 THEMES = ("system", "light", "dark")
 
@@ -16,9 +25,19 @@ TIER_COLOURS = {
     TIER_HIGH: QColor("#2b83ba"),
     TIER_MID: QColor("#e6a23c"),
     TIER_LOW: QColor("#d7301f"),
+    TIER_UNUSABLE: QColor("#3b3b3b"),
     TIER_NONE: QColor("#8c8c8c"),
 }
-TIER_LETTERS = {TIER_HIGH: "H", TIER_MID: "M", TIER_LOW: "L", TIER_NONE: "–"}
+TIER_LETTERS = {TIER_HIGH: "H", TIER_MID: "M", TIER_LOW: "L", TIER_UNUSABLE: "U",
+                TIER_NONE: "–"}
+
+# Seed decisions: a mark in the tile's bottom-left corner.
+SEED_MARKS = {SEED_APPROVED: ("✓", QColor("#1a9850"), "approved seed"),
+              SEED_REJECTED: ("✕", QColor("#737373"), "rejected seed"),
+              SEED_PROPOSED: ("○", QColor("#1a9850"), "proposed seed")}
+WRONG_IDENTITY_COLOUR = QColor("#d7301f")
+CORRECTED_COLOUR = QColor("#6a3d9a")  # the curator's own values (corrected score) in tiles
+READ_ONLY_COLOUR = QColor("#e6a23c")
 
 POSITIVE_COLOUR = QColor("#1a9850")  # same-cluster similarities
 NEGATIVE_COLOUR = QColor("#d73027")  # other-cluster similarities

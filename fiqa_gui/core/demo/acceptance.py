@@ -7,6 +7,8 @@ one-good-many-poor result broken down by degradation kind (each kind fails diffe
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from fiqa_gui.core.dataset import Dataset
@@ -57,3 +59,23 @@ def acceptance_figures(ds: Dataset, columns: dict[str, np.ndarray],
                for ids in planted]
     out["near_dup_groups_found"] = f"{sum(grouped)}/{len(planted)}"
     return out
+
+
+def evaluate_demo(workdir: Path, *, seed: int = 0, n_clusters: int = 60) -> dict:
+    """Generate the demo into `workdir`, score it (SDD, CR, cues, flags, quality), measure it."""
+    from fiqa_gui.core.demo import generate_demo
+    from fiqa_gui.core.loading import load_data
+    from fiqa_gui.core.project_scoring import finish_scores
+    from fiqa_gui.core.scoring.pipeline import ScoringParams, score_dataset
+
+    manifest = generate_demo(Path(workdir), seed=seed, n_clusters=n_clusters)
+    data = load_data(manifest=manifest, embeddings=manifest.parent / "embeddings.npy")
+    ds = data.dataset
+    res = score_dataset(data.embeddings, ds.labels, ds.cluster_names,
+                        [str(p) for p in ds.absolute_paths()], ScoringParams(seed=seed))
+    cols = {c: getattr(res, c) for c in ("sdd", "sdd_signed", "cr", "ccs", "nnccs", "iq")}
+    diag, anchored, _ = finish_scores(data.embeddings, ds.labels, cols,
+                                      unreadable=res.unreadable)
+    cols["quality"] = anchored.quality
+    return acceptance_figures(ds, cols, diag.cluster_flags, diag.image_flags,
+                              diag.near_dup_group)

@@ -144,7 +144,7 @@ class CentreIndex:
     """
 
     BLOCK = 16
-    SLAB = 1024  # centres per GEMM slab (a multiple of BLOCK)
+    SLAB = 2048  # centres per GEMM slab (a multiple of BLOCK)
 
     def __init__(self, centres: torch.Tensor, invalid: torch.Tensor | None = None,
                  screen_dtype: torch.dtype | None = None):
@@ -176,8 +176,9 @@ class CentreIndex:
             return acc + 1e-7
         x_err = torch.linalg.vector_norm(x - xs.float(), dim=1)
         inp = xs_norm * self.c_err + x_err * self.c_norm + x_err * self.c_err
-        # output rounding to bfloat16 (8-bit significand): ≤ 2^-8 relative, for values near best
-        out = 2.0 ** -8 / (1 - 2.0 ** -8) * (best.abs() + inp + acc)
+        # output rounding to bfloat16 (8-bit significand): ≤ 2^-8 relative; the scores that can
+        # matter (the screened and the true winner) are within 2·(inp + acc) of |best| in size
+        out = 2.0 ** -8 / (1 - 2.0 ** -8) * (best.abs() + 2 * (inp + acc) + 0.01)
         return inp + acc + out + 1e-7
 
     def _screen_scores(self, xs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -241,24 +242,27 @@ def nearest_other_centre(x: torch.Tensor, own: torch.Tensor, centres: torch.Tens
 def class_sums(embeddings: np.ndarray, labels: np.ndarray, n_clusters: int, device: torch.device,
                progress: ProgressCallback = no_progress, cancel: CancelToken | None = None
                ) -> torch.Tensor:
-    """Per-cluster sums of the normalised embeddings (C×d, float64), one streaming pass.
+    """Per-cluster sums of the normalised embeddings (C×d, float64, on `device`), one pass.
 
-    Each chunk is summed in float32 over the clusters it holds (a cluster adds at most its own
-    rows there) and the partial sums are accumulated in float64.
+    Accumulated on the CPU whatever the device (a streaming, memory-bound pass; CUDA's atomic
+    index_add would make the sums, and so CR, vary in the last bits from run to run). Each
+    chunk is summed in float32 over the clusters it holds (a cluster adds at most its own rows
+    there) and the partial sums are accumulated in float64.
     """
     n, d = embeddings.shape
-    sums = torch.zeros(n_clusters, d, dtype=torch.float64, device=device)
-    step = max(default_chunk_rows(device) * 16, 65536)
+    cpu = torch.device("cpu")
+    sums = torch.zeros(n_clusters, d, dtype=torch.float64)
+    step = 65536
     for a in range(0, n, step):
         if cancel is not None:
             cancel.check()
-        x = load_normalized(embeddings, np.arange(a, min(n, a + step)), device)
+        x = load_normalized(embeddings, np.arange(a, min(n, a + step)), cpu)
         uniq, inv = np.unique(labels[a:a + step], return_inverse=True)
-        part = torch.zeros(len(uniq), d, dtype=torch.float32, device=device)
-        part.index_add_(0, torch.from_numpy(inv.ravel()).to(device), x)
-        sums.index_add_(0, torch.from_numpy(uniq).to(device), part.double())
+        part = torch.zeros(len(uniq), d, dtype=torch.float32)
+        part.index_add_(0, torch.from_numpy(inv.ravel()), x)
+        sums.index_add_(0, torch.from_numpy(uniq), part.double())
         progress(min(n, a + step), n, "CR: class centres")
-    return sums
+    return sums.to(device)
 
 
 def cr_scores(embeddings: np.ndarray, labels: np.ndarray, *, n_clusters: int | None = None,

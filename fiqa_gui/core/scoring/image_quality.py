@@ -10,8 +10,12 @@ ellipse (the face region of an aligned crop):
 - `under_exposure` = fraction of masked pixels with L ≤ 25, `over_exposure` = L ≥ 247;
 - `dynamic_range` = 12.5·H, H the Shannon entropy of p in bits (8 bits → 100);
 - `sharpness` = variance of the 4-neighbour Laplacian of the grey image (0..255) over the mask at
-  the analysis size. This is a **proxy**: OFIQ uses a trained random forest; Laplacian variance
-  falls with blur but rises with noise and JPEG blocking;
+  the analysis size, minus the part white noise contributes (20·σ̂², see `artifacts`). This is a
+  **proxy**: OFIQ uses a trained random forest; a raw Laplacian variance falls with blur but
+  rises with noise, which is why the noise part is removed;
+- `noise` = σ̂ of additive noise (Immerkær's estimator, grey levels) over the mask;
+- `blockiness` = JPEG 8×8 block-border step ÷ in-block step on the stored pixel grid (1 = none;
+  NaN when the image was decoded at a reduced scale, then it does not count);
 - `resolution` = short side in pixels of the *original* image.
 
 `cue_scores` maps each cue to [0, 100] by a monotone function (documented there) and `combine`
@@ -31,6 +35,7 @@ from PIL import Image
 
 from fiqa_gui.core.errors import Cancelled
 from fiqa_gui.core.progress import CancelToken, ProgressCallback, no_progress
+from fiqa_gui.core.scoring.artifacts import LAPLACIAN_NOISE_GAIN, blockiness, noise_sigma
 
 ANALYSIS_SIZE = 112
 # fixed elliptical face mask, in fractions of the (square) crop: centre and semi-axes
@@ -39,11 +44,11 @@ MASK_AXES = (0.36, 0.44)  # horizontal, vertical
 UNDER_L, OVER_L = 25, 247
 
 CUES = ("luminance_mean", "luminance_variance", "under_exposure", "over_exposure",
-        "dynamic_range", "sharpness", "resolution")
+        "dynamic_range", "sharpness", "noise", "blockiness", "resolution")
 # weights of the mapped cues in the geometric mean that gives `iq` (they sum to 1)
-WEIGHTS = {"sharpness": 0.30, "under_exposure": 0.15, "over_exposure": 0.15,
-           "luminance_mean": 0.10, "luminance_variance": 0.10, "dynamic_range": 0.10,
-           "resolution": 0.10}
+WEIGHTS = {"sharpness": 0.20, "noise": 0.20, "blockiness": 0.10, "under_exposure": 0.10,
+           "over_exposure": 0.10, "luminance_mean": 0.08, "luminance_variance": 0.07,
+           "dynamic_range": 0.07, "resolution": 0.08}
 
 # sRGB 8-bit value → linear light (IEC 61966-2-1)
 _C = np.arange(256, dtype=np.float64) / 255.0
@@ -115,11 +120,18 @@ def image_cues(image: Image.Image | np.ndarray, original_size: tuple[int, int] |
     if isinstance(image, np.ndarray):
         image = Image.fromarray(np.asarray(image, dtype=np.uint8))
     w, h = original_size or image.size
+    # JPEG blocks sit on the stored pixel grid: measure them before any crop or resize, and
+    # only when the decoder kept the stored resolution (draft mode would have rescaled it)
+    block = (blockiness(np.asarray(image.convert("L"), dtype=np.float64))
+             if image.size == (w, h) else float("nan"))
     rgb = prepare(image)
     mask = face_mask(*rgb.shape[:2])
     cues = luminance_cues(linear_luminance(rgb), mask)
     grey = rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
-    cues["sharpness"] = sharpness(grey, mask)
+    sigma = noise_sigma(grey, mask)
+    cues["noise"] = sigma
+    cues["sharpness"] = max(0.0, sharpness(grey, mask) - LAPLACIAN_NOISE_GAIN * sigma ** 2)
+    cues["blockiness"] = block
     cues["resolution"] = float(min(w, h))
     return cues
 
@@ -132,7 +144,10 @@ def cue_scores(cues: dict[str, np.ndarray | float]) -> dict[str, np.ndarray]:
     - luminance_variance: 100·min(1, σ/0.12), σ its square root (flat images score low);
     - under/over_exposure fraction f: 100·max(0, 1 - 2f) (half the face clipped → 0);
     - dynamic_range: already 0..100;
-    - sharpness s: 100·(1 - exp(-s/200));
+    - sharpness s (noise part removed): 100·(1 - exp(-s/200));
+    - noise σ̂ (grey levels): 100·exp(-max(0, σ̂ - 2)/8) (σ̂ ≤ 2 is what clean crops show; 10 → 37);
+    - blockiness b: 100·clip(1 - (b - 1.2), 0, 1) (no blocks ≈ 1 → 100, b ≥ 2.2 → 0); NaN (not
+      measurable after a reduced-scale decode) counts as 100, no evidence of blocking;
     - resolution r: 100·clip(log2(r/24) / log2(112/24), 0, 1) (24 px → 0, ≥ 112 px → 100).
     NaN stays NaN.
     """
@@ -151,6 +166,9 @@ def cue_scores(cues: dict[str, np.ndarray | float]) -> dict[str, np.ndarray]:
             "over_exposure": 100 * np.clip(1 - 2 * arr("over_exposure"), 0, 1),
             "dynamic_range": np.clip(arr("dynamic_range"), 0, 100),
             "sharpness": 100 * (1 - np.exp(-arr("sharpness") / 200.0)),
+            "noise": 100 * np.exp(-np.maximum(0.0, arr("noise") - 2.0) / 8.0),
+            "blockiness": np.where(np.isnan(arr("blockiness")), 100.0,
+                                   100 * np.clip(1 - (arr("blockiness") - 1.2), 0, 1)),
             "resolution": 100 * np.clip(np.log2(np.maximum(arr("resolution"), 1e-9) / 24)
                                         / math.log2(112 / 24), 0, 1),
         }

@@ -61,7 +61,14 @@ class RunInfo:
 
 def _connect(db_path: Path, read_only: bool = False) -> sqlite3.Connection:
     if read_only:
-        conn = sqlite3.connect(f"{db_path.as_uri()}?mode=ro", uri=True, isolation_level=None,
+        mode = "mode=ro"
+        wal = db_path.with_name(db_path.name + "-wal")
+        if not os.access(db_path.parent, os.W_OK) and not (wal.exists() and wal.stat().st_size):
+            # A WAL database in a folder nobody can write: `mode=ro` fails ("attempt to write
+            # a readonly database") because SQLite cannot create the -shm file. With no WAL
+            # content pending and nothing able to change the file, it is safely immutable.
+            mode = "immutable=1"
+        conn = sqlite3.connect(f"{db_path.as_uri()}?{mode}", uri=True, isolation_level=None,
                                check_same_thread=False)
     else:
         conn = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)

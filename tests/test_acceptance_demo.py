@@ -1,0 +1,31 @@
+"""The diagnostics issue's acceptance figures on the demo's planted scenarios (seed 0)."""
+
+from __future__ import annotations
+
+import pytest
+
+from fiqa_gui.core.demo.acceptance import evaluate_demo
+
+
+@pytest.fixture(scope="module")
+def figures(tmp_path_factory):
+    return evaluate_demo(tmp_path_factory.mktemp("acceptance") / "demo", seed=0)
+
+
+def test_consistency_trap_recall_and_false_positives(figures):
+    assert figures["trap_clusters"]["consistent_degraded"] >= 6
+    assert figures["trap_recall"] >= 0.9
+    assert figures["trap_fpr_clean"] <= 0.1
+
+
+def test_quality_puts_the_good_image_first(figures):
+    assert figures["good_first"]["quality"] >= 0.9
+    # the published labels show the defect on the same clusters
+    assert figures["good_first"]["sdd"] <= 0.5 and figures["good_first"]["cr"] <= 0.5
+
+
+def test_intruders_flagged_and_near_duplicates_grouped(figures):
+    assert figures["intruder_recall"] >= 0.9
+    assert figures["suspect_rate_others"] <= 0.05
+    found, planted = map(int, figures["near_dup_groups_found"].split("/"))
+    assert planted >= 1 and found == planted
