@@ -23,6 +23,7 @@ from fiqa_gui.core.review import (  # noqa: E402
 )
 from fiqa_gui.gui import main_window as main_window_module  # noqa: E402
 from fiqa_gui.gui import project_jobs  # noqa: E402
+from fiqa_gui.gui.gallery_model import TILE_ROLE  # noqa: E402
 from fiqa_gui.gui.main_window import MainWindow  # noqa: E402
 from fiqa_gui.gui.sample_data import build_sample_project, stand_in_scores  # noqa: E402
 from fiqa_gui.gui.settings import AppSettings  # noqa: E402
@@ -148,6 +149,49 @@ def test_thumbnails_arrive(qtbot, make_window, scored_project):
     assert w.loader.bucket == 64
     assert w.wait_idle(20000)
     assert isinstance(w.loader.cached(w.gallery.model.image_id(0)), QPixmap)
+
+
+def test_current_tile_is_painted(qtbot, make_window, scored_project):
+    """Regression: the current tile (row 0 after a cluster is picked) painted blank white: its
+    focus rectangle was drawn with the brush the caption chip left set, covering the tile."""
+    from PySide6.QtGui import QImage, QPainter, QPalette
+    from PySide6.QtWidgets import QStyle, QStyleOptionViewItem
+
+    w = make_window(scored_project)
+    _click_cluster(qtbot, w, 0)
+    view, model = w.gallery.view, w.gallery.model
+    w.activateWindow()
+    view.setFocus()
+    qtbot.waitUntil(view.hasFocus, timeout=5000)
+    assert w.wait_idle(20000)
+    idx = model.index(0)
+    assert view.currentIndex() == idx
+    tile = model.data(idx, TILE_ROLE)
+    assert tile is not None and tile.pixmap is not None  # the thumbnail has landed
+
+    rect = view.visualRect(idx)
+    centre = rect.center()
+    grabbed = view.viewport().grab().toImage()
+    shown = grabbed.pixelColor(centre)
+    background = view.palette().color(QPalette.ColorRole.Base)
+    assert shown != background
+
+    # what the delegate paints for that tile, current and focused, on its own
+    expected = QImage(grabbed.size(), grabbed.format())
+    expected.fill(background)
+    option = QStyleOptionViewItem()
+    option.rect = rect
+    option.palette = view.palette()
+    option.state = (QStyle.StateFlag.State_Enabled | QStyle.StateFlag.State_Active
+                    | QStyle.StateFlag.State_Selected | QStyle.StateFlag.State_HasFocus)
+    painter = QPainter(expected)
+    view.itemDelegate().paint(painter, option, idx)
+    painter.end()
+    want = expected.pixelColor(centre)
+    assert want != background
+    # the same colour, give or take rounding between the view's and this paint device
+    assert max(abs(a - b) for a, b in zip(shown.getRgb()[:3], want.getRgb()[:3],
+                                          strict=True)) <= 3, (shown.name(), want.name())
 
 
 def test_histogram_data_equals_similarity_sets(qtbot, make_window, scored_project,

@@ -100,6 +100,9 @@ class GalleryDelegate(QStyledItemDelegate):
         if tile.note:
             self._paint_note(painter, thumb)
         if option.state & QStyle.StateFlag.State_HasFocus:
+            # an outline only: the caption chip (or a mark) leaves its fill brush set, and
+            # drawRect with it would cover the whole tile (the current tile painted blank)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.setPen(QPen(pal.color(QPalette.ColorRole.Highlight), 1, Qt.PenStyle.DotLine))
             painter.drawRect(r.adjusted(0, 0, -1, -1))
         painter.restore()
@@ -160,6 +163,7 @@ class GalleryDelegate(QStyledItemDelegate):
             painter.setBrush(pal.color(QPalette.ColorRole.Base))
             painter.drawRoundedRect(QRectF(chip).adjusted(0.5, 0.5, -0.5, -0.5), 3, 3)
             painter.setPen(tier_colour)
+        painter.setBrush(Qt.BrushStyle.NoBrush)  # no fill leaks into what is painted next
         painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, letter)
         text_colour = pal.color(QPalette.ColorRole.HighlightedText if selected
                                 else QPalette.ColorRole.Text)
