@@ -556,7 +556,7 @@ def _exact_raw(emb, labels, seed, dev, progress, cancel):
 def similarity_sets(embeddings: np.ndarray, labels: np.ndarray, index: int, *, seed: int = 0,
                     repeat: int = 0, positives: int = 24, negatives: int = 24,
                     exact: bool = False, device: str | torch.device = "cpu",
-                    return_members: bool = False):
+                    return_members: bool = False) -> tuple[np.ndarray, ...]:
     """The positive and negative cosine sets (ascending) that image `index` was scored with in
     repetition `repeat` of a run with the same seed, positives and negatives — the GUI's
     histograms. Singletons return an empty positive set. With `return_members=True` also the
