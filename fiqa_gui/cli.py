@@ -143,6 +143,136 @@ def cmd_score(args) -> int:
     return EXIT_OK
 
 
+def _floats(text: str, option: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        raise UserInputError(f"{option} expects comma-separated numbers (got {text!r})",
+                             fix=f"e.g. {option} 0.7,0.6,0.5") from None
+
+
+def cmd_cluster(args) -> int:
+    from fiqa_gui.core import clustering
+
+    progress = _progress(args)
+    if args.images:
+        if not (args.embeddings and args.out):
+            raise UserInputError("clustering a plain folder needs --images DIR, --embeddings NPY "
+                                 "and --out CSV (the manifest to write)")
+        res = clustering.cluster_folder_to_manifest(
+            args.images, args.embeddings, args.out, threshold=args.threshold, k=args.k,
+            index=args.index, seed=args.seed, force=args.force, progress=progress)
+        _say(f"wrote {res.manifest}: {res.images} images in {res.clusters} clusters "
+             f"({res.singletons} singletons) at cosine ≥ {res.threshold:g}")
+        return EXIT_OK
+    if not args.project:
+        raise UserInputError("give a PROJECT, or --images DIR --embeddings NPY --out CSV")
+    from fiqa_gui.core.store import Project
+
+    thresholds = _floats(args.thresholds, "--thresholds")
+    with Project.open(args.project) as project:
+        result = clustering.cluster_command(
+            project, thresholds, k=args.k, within_clusters=not args.across_clusters,
+            index=args.index, seed=args.seed, progress=progress)
+    what = "across all images" if args.across_clusters else "within each cluster"
+    print(f"clustering run #{result.run_id} ({what}, {result.duration_s or 0:.1f} s)")
+    for row in result.summary():
+        print(f"  level {row['level']}  cosine ≥ {row['threshold']:.2f}  "
+              f"{row['components']} groups, {row['singletons']} single, "
+              f"largest {row['largest']}")
+    return EXIT_OK
+
+
+def _quotas(text: str) -> dict:
+    out = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, value = part.partition("=")
+        try:
+            out[name.strip()] = int(value)
+        except ValueError:
+            raise UserInputError(f"bad quota {part!r}", fix="write quotas as tier=count, "
+                                 "e.g. high=3,mid=2,low=2") from None
+    return out
+
+
+def cmd_sample(args) -> int:
+    from fiqa_gui.core import seeds
+    from fiqa_gui.core.sampling import DEFAULT_QUOTAS, SamplingParams, propose_seeds
+    from fiqa_gui.core.store import Project
+
+    quotas = dict(DEFAULT_QUOTAS)
+    quotas.update(_quotas(args.quotas or ""))
+    level = args.level if args.level in (None, "auto") else int(args.level)
+    params = SamplingParams(
+        quotas=quotas, tier_mode=args.tier_mode,
+        thresholds=_floats(args.thresholds, "--thresholds") if args.thresholds else None,
+        subcluster_level=level,
+        attributes=tuple(a for a in (args.attributes or "").split(",") if a),
+        seed=args.seed)
+    with Project.open(args.project) as project:
+        names = {name: cid for cid, name, _, _ in project.clusters()}
+        cluster_ids = None
+        if args.clusters:
+            wanted = [c.strip() for c in args.clusters.split(",") if c.strip()]
+            missing = [c for c in wanted if c not in names]
+            if missing:
+                raise UserInputError(f"no cluster named {missing[0]!r}", file=project.folder)
+            cluster_ids = [names[c] for c in wanted]
+        proposal = propose_seeds(project, params=params, cluster_ids=cluster_ids,
+                                 progress=_progress(args))
+        seeds.ProposeSeeds(project, proposal).apply(project)
+        picked = proposal.image_ids()
+        print(f"proposed {len(picked)} seed image(s) in {len(proposal.cluster_ids)} cluster(s)")
+        for tier, row in proposal.tier_summary().items():
+            if row["available"] or row["wanted"]:
+                print(f"  {tier:9s} picked {row['picked']:6d} of {row['wanted']:6d} wanted "
+                      f"({row['available']} available)")
+        if args.coverage:
+            _write_rows(args.coverage, proposal.coverage_rows())
+            _say(f"wrote {args.coverage}")
+        if args.approve and picked:
+            seeds.approve_images(project, picked).apply(project)
+            print(f"approved {len(picked)} proposed seed image(s)")
+        if args.approve_sets:
+            seeds.approve_seed_set(project, proposal.cluster_ids,
+                                   pending="approve" if args.approve else "refuse"
+                                   ).apply(project)
+            print(f"approved the seed sets of {len(proposal.cluster_ids)} cluster(s)")
+        dash = seeds.progress_dashboard(project)
+        print(f"seed sets approved: {dash.sets_approved}/{dash.clusters} clusters; images "
+              f"approved {dash.images_approved}, proposed {dash.images_proposed}, "
+              f"rejected {dash.images_rejected}")
+    return EXIT_OK
+
+
+def _write_rows(path: str, rows: list[dict]) -> None:
+    import csv
+
+    from fiqa_gui.core.atomic_output import atomic_file
+
+    with atomic_file(path) as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["cluster_id"])
+        w.writeheader()
+        w.writerows(rows)
+
+
+def cmd_export(args) -> int:
+    from fiqa_gui.core.export import export_command
+    from fiqa_gui.core.store import Project
+
+    with Project.open(args.project, read_only=True) as project:
+        reports = export_command(
+            project, csv_path=args.csv, jsonl_path=args.jsonl, tree=args.tree, link=args.link,
+            labels=args.labels, audit=args.audit, run_id=args.run, include=args.include,
+            force=args.force, progress=_progress(args))
+    for r in reports:
+        skipped = f", {r.skipped} skipped" if r.skipped else ""
+        print(f"{r.kind:8s} {r.path}  ({r.rows} rows{skipped}, {r.seconds:.1f} s)")
+        for note in r.notes:
+            _say(f"  note: {note}")
+    return EXIT_OK
+
+
 def cmd_demo(args) -> int:
     from fiqa_gui.core.demo_project import ensure_demo_project
 
@@ -211,6 +341,58 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, default=None, help="threads for image decoding")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_score)
+
+    s = sub.add_parser("cluster", help="multi-threshold clustering (sub-clusters, or a "
+                       "plain folder into identity clusters)")
+    s.add_argument("project", nargs="?", help="project folder (stores a clustering run)")
+    s.add_argument("--thresholds", default="0.7,0.6,0.5",
+                   help="cosine thresholds, tight to loose (default 0.7,0.6,0.5)")
+    s.add_argument("--across-clusters", action="store_true",
+                   help="group all images regardless of their clusters")
+    s.add_argument("--images", metavar="DIR", help="plain folder of face crops to group")
+    s.add_argument("--embeddings", metavar="NPY", help="their embeddings (sorted path order)")
+    s.add_argument("--out", metavar="CSV", help="manifest to write (path,cluster)")
+    s.add_argument("--threshold", type=float, default=0.5,
+                   help="cosine threshold for identity clusters of a plain folder")
+    s.add_argument("--k", type=int, default=16, help="neighbours per image (default 16)")
+    s.add_argument("--index", choices=("auto", "exact", "ivf", "hnsw"), default="auto")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--force", action="store_true", help="overwrite --out")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_cluster)
+
+    s = sub.add_parser("sample", help="propose stratified seed sets (tier × sub-cluster × "
+                       "attributes)")
+    s.add_argument("project")
+    s.add_argument("--quotas", help="per tier, e.g. high=3,mid=2,low=2")
+    s.add_argument("--attributes", help="manifest columns to stratify by, e.g. pose,lighting")
+    s.add_argument("--level", default="auto", help="sub-cluster level (default: auto)")
+    s.add_argument("--tier-mode", choices=("quantile", "global"), default="quantile")
+    s.add_argument("--thresholds", help="global tier thresholds low,high (e.g. 40,70)")
+    s.add_argument("--clusters", help="only these clusters (comma-separated names)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--coverage", metavar="CSV", help="write the per-stratum coverage report")
+    s.add_argument("--approve", action="store_true", help="approve every proposed image")
+    s.add_argument("--approve-sets", action="store_true",
+                   help="approve the clusters' seed sets as well")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_sample)
+
+    s = sub.add_parser("export", help="export approved seeds, labels and the audit log")
+    s.add_argument("project")
+    s.add_argument("--csv", metavar="FILE", help="approved seed set as CSV")
+    s.add_argument("--jsonl", metavar="FILE", help="approved seed set as JSON Lines")
+    s.add_argument("--tree", metavar="DIR", help="approved seed set as DIR/<cluster>/<image>")
+    s.add_argument("--link", choices=("copy", "hardlink", "symlink"), default="copy")
+    s.add_argument("--labels", metavar="FILE",
+                   help="corrected quality labels of every image: path<TAB>label")
+    s.add_argument("--audit", metavar="FILE", help="the audit log as CSV")
+    s.add_argument("--run", type=int, help="scoring run to export (default: latest)")
+    s.add_argument("--include", default="approved",
+                   help="seed states to export (default: approved)")
+    s.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_export)
 
     s = sub.add_parser("info", help="summarise a project: images, clusters, runs")
     s.add_argument("project")

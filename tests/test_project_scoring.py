@@ -128,3 +128,39 @@ def test_cli_score_bad_options_exit_2(project, capsys, args, expect):
     project.close()
     assert main(["score", folder, "-q", *args]) == 2
     assert expect in capsys.readouterr().err
+
+
+def test_cli_cluster_sample_export_round_trip(project, tmp_path, capsys):
+    """A curator's headless session: cluster, sample + approve, export; files parse back."""
+    import csv
+    import json
+
+    folder = str(project.folder)
+    project.close()
+    assert main(["cluster", folder, "-q"]) == 0
+    assert "level 2  cosine ≥ 0.50" in capsys.readouterr().out
+    assert main(["sample", folder, "--quotas", "high=2,mid=1,low=1", "--approve",
+                 "--approve-sets", "--coverage", str(tmp_path / "cov.csv"), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "approved the seed sets" in out
+    out_dir = tmp_path / "export"
+    assert main(["export", folder, "--csv", str(out_dir / "seeds.csv"), "--jsonl",
+                 str(out_dir / "seeds.jsonl"), "--labels", str(out_dir / "labels.txt"),
+                 "--tree", str(out_dir / "tree"), "-q"]) == 0
+    with Project.open(folder, read_only=True) as p:
+        approved = {i for i, s in cur.read_annotations(p).items()
+                    if s.get("seed_state") == "approved"}
+        n = p.image_count()
+    with open(out_dir / "seeds.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert {int(r["image_id"]) for r in rows} == approved and approved
+    jsonl = [json.loads(line) for line in (out_dir / "seeds.jsonl").read_text().splitlines()]
+    assert {r["image_id"] for r in jsonl} == approved
+    labels = (out_dir / "labels.txt").read_text().splitlines()
+    assert len(labels) >= n - 5 and all(len(line.split("\t")) == 2 for line in labels)
+    assert sum(1 for _ in (out_dir / "tree").rglob("*.png")) == len(approved)
+    # refusing to overwrite is a bad-input exit, and nothing is changed
+    before = (out_dir / "seeds.csv").read_bytes()
+    assert main(["export", folder, "--csv", str(out_dir / "seeds.csv"), "-q"]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert (out_dir / "seeds.csv").read_bytes() == before
