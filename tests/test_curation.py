@@ -217,3 +217,17 @@ def test_crash_safety_sigkill(project, kill_after):
             for i in json.loads(ids):
                 replay.setdefault(i, {})[field] = json.loads(after)[field]
         assert replay == cur.read_annotations(p)
+
+
+def test_merge_clusters_with_seed_sets_round_trips(project):
+    conn = project.conn
+    conn.execute("INSERT INTO seed_sets(cluster_id, state, params_json) VALUES (1, 'open', '{}')")
+    conn.execute("INSERT INTO seed_sets(cluster_id, state, approved_at) "
+                 "VALUES (0, 'approved', '2026-01-01')")
+    rows = lambda: conn.execute("SELECT * FROM seed_sets ORDER BY cluster_id").fetchall()  # noqa: E731
+    before, snap = rows(), snapshot(project)
+    merge = cur.MergeClusters(project, 1, 0)
+    merge.apply(project)
+    assert rows() == [(0, "open", None, None)]  # source's row gone, approved target reopened
+    merge.revert(project)
+    assert rows() == before and snapshot(project) == snap

@@ -20,7 +20,7 @@ Neighbour search (`index=`):
   2 cores than `IndexIVFFlat`'s per-query list scans, measured). Then `refine` neighbour-of-
   neighbour passes (NN-descent style) recover the edges the probes missed. Cosines are exact;
   only the candidate set is approximate. Deterministic for a seed. Recall and time at 1M x 512:
-  BENCHMARKS_issue7.md.
+  BENCHMARKS.md ("Clustering, sampling and export").
 - "hnsw": faiss `IndexHNSWFlat` (M=32, efConstruction=80, efSearch=max(64, 4k)), for comparison;
   its multi-threaded build is not bit-reproducible and its recall was lower on our benchmark.
 - "auto": exact up to `AUTO_EXACT_MAX` images, else ivf.

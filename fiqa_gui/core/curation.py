@@ -266,6 +266,13 @@ class MergeClusters(Command):
         self.target_name = rows[target_id][1]
         self.ids = [r[0] for r in project.conn.execute(
             "SELECT id FROM images WHERE cluster_id = ? ORDER BY id", (source_id,))]
+        # Seed-set rows: the source's goes with the cluster; an approved target set is
+        # reopened, since images it never approved join it. Both come back on undo.
+        sets = {r[0]: r for r in project.conn.execute(
+            "SELECT cluster_id, state, approved_at, params_json FROM seed_sets "
+            "WHERE cluster_id IN (?, ?)", (source_id, target_id))}
+        self.source_set = sets.get(source_id)
+        self.target_set = sets.get(target_id)
 
     @property
     def text(self) -> str:
@@ -283,6 +290,10 @@ class MergeClusters(Command):
     def _apply(self, conn):
         conn.execute("UPDATE images SET cluster_id = ? WHERE cluster_id = ?",
                      (self.target_id, self.source[0]))
+        conn.execute("DELETE FROM seed_sets WHERE cluster_id = ?", (self.source[0],))
+        if self.target_set is not None and self.target_set[1] == "approved" and self.ids:
+            conn.execute("UPDATE seed_sets SET state = 'open', approved_at = NULL "
+                         "WHERE cluster_id = ?", (self.target_id,))
         conn.execute("DELETE FROM clusters WHERE id = ?", (self.source[0],))
         _refresh_sizes(conn, {self.target_id})
 
@@ -291,6 +302,10 @@ class MergeClusters(Command):
                      self.source)
         conn.executemany("UPDATE images SET cluster_id = ? WHERE id = ?",
                          [(self.source[0], i) for i in self.ids])
+        for row in (self.source_set, self.target_set):
+            if row is not None:
+                conn.execute("INSERT OR REPLACE INTO seed_sets(cluster_id, state, approved_at,"
+                              " params_json) VALUES (?, ?, ?, ?)", row)
         _refresh_sizes(conn, {self.target_id, self.source[0]})
 
 
