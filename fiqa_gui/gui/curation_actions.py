@@ -12,9 +12,21 @@ import numpy as np
 from PySide6.QtCore import QObject
 
 from fiqa_gui.core import curation as cur
+from fiqa_gui.core import seeds
 from fiqa_gui.core.review import SEED_CODES, TIER_CODES, TIER_NONE
 from fiqa_gui.gui.cluster_picker import ClusterPickerDialog
 from fiqa_gui.gui.curation_controller import CurationController
+
+
+def seed_command(project, ids, state: str | None):
+    """The seed-set command that gives `ids` the seed state `state`."""
+    if state == "approved":
+        return seeds.approve_images(project, ids)
+    if state == "rejected":
+        return seeds.reject_images(project, ids)
+    if state is None:
+        return seeds.clear_seeds(project, ids)
+    return cur.set_seed_state(project, ids, state)  # 'proposed' set by hand
 
 
 class CurationActions(QObject):
@@ -77,8 +89,9 @@ class CurationActions(QObject):
         return self._run_on_targets("tier", tier, lambda p, ids: cur.set_tier(p, ids, tier))
 
     def set_seed(self, state: str | None) -> bool:
-        return self._run_on_targets("seed_state", state,
-                                    lambda p, ids: cur.set_seed_state(p, ids, state))
+        """Seed decisions go through the seed-set commands, so a change to an approved seed
+        set reopens it (`core.seeds`)."""
+        return self._run_on_targets("seed_state", state, lambda p, ids: seed_command(p, ids, state))
 
     def toggle_wrong(self) -> bool:
         if self.review is None:
@@ -92,7 +105,7 @@ class CurationActions(QObject):
         """An edit from the inspector's editor, for the selected images (or the current one)."""
         build = {
             "tier": lambda p, ids: cur.set_tier(p, ids, value),
-            "seed_state": lambda p, ids: cur.set_seed_state(p, ids, value),
+            "seed_state": lambda p, ids: seed_command(p, ids, value),
             "wrong_identity": lambda p, ids: cur.mark_wrong_identity(p, ids, bool(value)),
             "corrected_score": lambda p, ids: cur.set_corrected_score(p, ids, value),
             "note": lambda p, ids: cur.set_note(p, ids, value),

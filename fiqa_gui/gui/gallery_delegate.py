@@ -37,6 +37,8 @@ from fiqa_gui.gui.theme import (
 from fiqa_gui.gui.thumbnail_loader import FAILED
 
 PAD = 4  # inside the tile, around the thumbnail
+GROUP_COLOURS = tuple(QColor(c) for c in ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                                          "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"))
 FRAME = 3  # tier frame width (the curator's tier; a computed one is thinner)
 MAX_FLAG_ICONS = 3
 
@@ -99,6 +101,8 @@ class GalleryDelegate(QStyledItemDelegate):
             self._paint_seed(painter, thumb, tile.seed)
         if tile.note:
             self._paint_note(painter, thumb)
+        if tile.group:
+            self._paint_group(painter, r, thumb, tile.group)
         if option.state & QStyle.StateFlag.State_HasFocus:
             # an outline only: the caption chip (or a mark) leaves its fill brush set, and
             # drawRect with it would cover the whole tile (the current tile painted blank)
@@ -222,6 +226,22 @@ class GalleryDelegate(QStyledItemDelegate):
         else:  # proposed: a hollow ring ("to decide")
             painter.drawEllipse(c, s, s)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+
+    def _paint_group(self, painter, r: QRect, thumb: QRect, group: int) -> None:
+        """Sub-cluster group: a stripe down the tile's left edge and a chip bottom-right."""
+        colour = GROUP_COLOURS[(group - 1) % len(GROUP_COLOURS)]
+        painter.fillRect(r.left(), r.top(), PAD - 1, r.height(), colour)
+        painter.setFont(self._bold)
+        text = f"g{group}"
+        w = QFontMetrics(self._bold).horizontalAdvance(text) + 6
+        h = QFontMetrics(self._bold).height()
+        chip = QRect(thumb.right() - w - 2, thumb.bottom() - h - 2, w, h)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(colour)
+        painter.drawRoundedRect(chip, 3, 3)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.setPen(QColor("white"))
+        painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, text)
 
     def _paint_note(self, painter, thumb: QRect) -> None:
         """A folded corner top-left: the image has a note."""

@@ -45,6 +45,7 @@ class Tile(NamedTuple):
     seed: int = 0            # SEED_* code
     note: bool = False
     by: str = ""             # the score on the badge
+    group: int = 0           # 1-based sub-cluster group in the shown cluster (0: not grouped)
 
 
 PERCENT_SCALE = frozenset({"sdd", "sdd_signed", "quality", "iq"})
@@ -70,6 +71,7 @@ class GalleryModel(QAbstractListModel):
         self._ids = np.zeros(0, dtype=np.int64)
         self._row_of: dict[int, int] = {}
         self._values: np.ndarray | None = None
+        self.groups: dict[int, int] | None = None  # image id -> sub-cluster group (1-based)
         loader.ready.connect(self._on_ready)
 
     # ----------------------------------------------------------------- content
@@ -153,7 +155,8 @@ class GalleryModel(QAbstractListModel):
         pixmap = None if unreadable else self.loader.get(i, self.path_of(i))
         return Tile(i, score, tier, flags, unreadable, pixmap, mine != TIER_NONE,
                     float(a.corrected[i]), bool(a.wrong[i]), int(a.seed[i]),
-                    int(i) in a.notes, self.by)
+                    int(i) in a.notes, self.by,
+                    self.groups.get(int(i), 0) if self.groups is not None else 0)
 
     def _tooltip(self, i: int) -> str:
         rv = self.review

@@ -108,6 +108,7 @@ class GalleryPanel(QWidget):
         self.correction_filter = ANY
         self.flag_filter = ANY
         self._ranked = np.zeros(0, dtype=np.int64)
+        self.subclusters: np.ndarray | None = None  # sub-cluster label per image (grouping)
 
         self.rank_combo = QComboBox()
         self.rank_combo.setToolTip("Score the gallery is ranked by (R)")
@@ -213,8 +214,10 @@ class GalleryPanel(QWidget):
         self.review = review
         self.cluster_id = -1
         self.range = None
+        self.subclusters = None
         self._ranked = np.zeros(0, dtype=np.int64)
         self.model.set_review(review)
+        self.model.groups = None
         self.rank_combo.blockSignals(True)
         self.rank_combo.clear()
         names = review.rankable if review is not None else ()
@@ -275,7 +278,7 @@ class GalleryPanel(QWidget):
         self.loader.drop_pending()  # the previous cluster's requests are stale now
         self.cluster_id = int(cluster_id)
         self.range = None
-        self._ranked = self.review.rank(self.cluster_id, self.by, self.descending)
+        self._ranked = self._rank()
         self._show(keep=None)
 
     def set_rank(self, by: str, descending: bool | None = None) -> None:
@@ -297,9 +300,29 @@ class GalleryPanel(QWidget):
                 self.rank_combo.blockSignals(False)
         if self.cluster_id >= 0:
             keep = self.current_id()
-            self._ranked = self.review.rank(self.cluster_id, self.by, self.descending)
+            self._ranked = self._rank()
             self._show(keep=keep)
         self.rank_changed.emit(self.by, self.descending)
+
+    def set_subclusters(self, labels: np.ndarray | None) -> None:
+        """Group the gallery by sub-cluster (every image's label at one clustering level), or
+        stop grouping (None). Groups follow their best-ranked image; rank order inside."""
+        self.subclusters = None if labels is None else np.asarray(labels)
+        if self.review is not None and self.cluster_id >= 0:
+            keep = self.current_id()
+            self._ranked = self._rank()
+            self._show(keep=keep)
+
+    def _rank(self) -> np.ndarray:
+        ranked = self.review.rank(self.cluster_id, self.by, self.descending)
+        labels = self.subclusters
+        if labels is None or len(labels) != self.review.n_images or not len(ranked):
+            self.model.groups = None
+            return ranked
+        _, first, inverse = np.unique(labels[ranked], return_index=True, return_inverse=True)
+        group = np.argsort(np.argsort(first))[inverse.ravel()]  # 0 = the best-ranked group
+        self.model.groups = dict(zip(ranked.tolist(), (group + 1).tolist(), strict=True))
+        return ranked[np.argsort(group, kind="stable")]
 
     def set_range(self, lo: float, hi: float) -> None:
         """Show only images whose ranking score lies in [lo, hi]."""
@@ -519,6 +542,8 @@ class GalleryPanel(QWidget):
         total, shown = len(self._ranked), len(self.model.ids())
         text = f"<b>{name}</b> · {shown:,} of {total:,} images" if shown != total \
             else f"<b>{name}</b> · {total:,} images"
+        if self.model.groups:
+            text += f" · grouped in {max(self.model.groups.values())} sub-cluster(s)"
         if self.range is not None:
             lo, hi = self.range
             text += (f" · {html.escape(score_title(self.by))} "

@@ -32,8 +32,10 @@ from fiqa_gui.core.review import ReviewData, scoring_available, showcase_cluster
 from fiqa_gui.core.store.project import ProjectLocked, ProjectNotWritable
 from fiqa_gui.gui import navigation, project_jobs
 from fiqa_gui.gui.cluster_table import ClusterPanel
+from fiqa_gui.gui.clustering_panel import ClusteringActions, ClusteringPanel
 from fiqa_gui.gui.curation_actions import CurationActions
 from fiqa_gui.gui.curation_controller import CurationController
+from fiqa_gui.gui.export_dialog import ExportDialog
 from fiqa_gui.gui.gallery_view import GalleryPanel
 from fiqa_gui.gui.history_panel import HistoryPanel
 from fiqa_gui.gui.inspector import InspectorPanel
@@ -41,6 +43,8 @@ from fiqa_gui.gui.jobs import JobRunner, LatestOnly
 from fiqa_gui.gui.new_project_dialog import NewProjectDialog
 from fiqa_gui.gui.read_only_prompt import ReadOnlyPrompt, read_only_question
 from fiqa_gui.gui.rescore_dialog import RescoreDialog
+from fiqa_gui.gui.seed_actions import SeedActions
+from fiqa_gui.gui.seed_panel import SeedPanel
 from fiqa_gui.gui.settings import AppSettings
 from fiqa_gui.gui.shortcuts import SHORTCUTS, WIDGET_KEYS, key_text, make_action
 from fiqa_gui.gui.shortcuts_dialog import ShortcutsDialog
@@ -123,9 +127,25 @@ class MainWindow(QMainWindow):
         self.history_dock.setWidget(self.history)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.history_dock)
         self.history_dock.hide()
+        self.seed_panel = SeedPanel()
+        self.seed_dock = QDockWidget("Seed set", self)
+        self.seed_dock.setObjectName("seed_dock")
+        self.seed_dock.setWidget(self.seed_panel)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.seed_dock)
+        self.seeds = SeedActions(self, self.seed_panel)
+        self.clustering_panel = ClusteringPanel()
+        self.clustering_dock = QDockWidget("Sub-clusters", self)
+        self.clustering_dock.setObjectName("clustering_dock")
+        self.clustering_dock.setWidget(self.clustering_panel)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.clustering_dock)
+        self.tabifyDockWidget(self.seed_dock, self.clustering_dock)
+        self.seed_dock.raise_()
+        self.subclusters = ClusteringActions(self, self.clustering_panel)
+        self.resizeDocks([self.seed_dock], [250], Qt.Orientation.Vertical)
         self.read_only_prompt: ReadOnlyPrompt | None = None
         self.rescore_dialog: RescoreDialog | None = None
         self.shortcuts_dialog: ShortcutsDialog | None = None
+        self.export_dialog: ExportDialog | None = None
 
         self._make_actions()
         self._wire()
@@ -162,6 +182,7 @@ class MainWindow(QMainWindow):
             "open": lambda: self.open_project_dialog(),
             "open_read_only": lambda: self.open_project_dialog(read_only=True),
             "demo": self.open_demo,
+            "export": self.show_export,
             "close": self.close_project,
             "quit": self.close,
             "undo": self.controller.undo,
@@ -248,6 +269,13 @@ class MainWindow(QMainWindow):
             theme_menu.addAction(t)
             self.theme_actions[name] = t
         v.addSeparator()
+        seed_toggle = self.seed_dock.toggleViewAction()
+        seed_toggle.setText("Seed &panel")
+        v.addAction(seed_toggle)
+        sub_toggle = self.clustering_dock.toggleViewAction()
+        sub_toggle.setText("Sub-&clusters panel")
+        v.addAction(sub_toggle)
+        v.addSeparator()
         warm = v.addAction("Warm up the thumbnail cache")
         warm.setStatusTip("Decode every thumbnail once in the background")
         warm.triggered.connect(self.warm_thumbnails)
@@ -287,6 +315,7 @@ class MainWindow(QMainWindow):
         self.inspector.editor.finished.connect(lambda: self.gallery.view.setFocus())
         self.jobs.started.connect(lambda *_: self._update_actions())
         self.jobs.finished.connect(lambda *_: self._update_actions())
+        self.jobs.finished.connect(lambda *_: self.seeds.refresh())
         self.jobs.finished.connect(lambda *_: settle_memory(collect=False))
         self.inspector.similarity_shown.connect(lambda: settle_memory(collect=False))
         self.gallery.size_slider.valueChanged.connect(self.settings.set_thumbnail_size)
@@ -420,6 +449,8 @@ class MainWindow(QMainWindow):
                                     review.cluster_explanations if review else None,
                                     keep_filters=same)
         self.clusters.model.describe = self._describe_cluster
+        self.subclusters.set_review(review)
+        self.seeds.set_review(review)
         if old is not None and (review is None or old.project is not review.project):
             old.close()
         settle_memory()
@@ -563,6 +594,8 @@ class MainWindow(QMainWindow):
             return
         self.gallery.set_cluster(cluster_id)
         self.inspector.show_cluster(cluster_id, self.gallery.ranked_ids(), self.gallery.by)
+        self.seeds.refresh()
+        self.subclusters.describe_cluster()
 
     def _on_rank_changed(self, by: str, _descending: bool) -> None:
         if self.gallery.cluster_id >= 0:
@@ -592,9 +625,12 @@ class MainWindow(QMainWindow):
         self.rescore_action.setEnabled(scored and not busy and not read_only)
         self.score_button.setEnabled(not busy and not read_only)
         self.close_action.setEnabled(has and not busy)
+        self.actions_by_name["export"].setEnabled(has and not busy)
         for name in EDIT_ACTIONS:
             self.actions_by_name[name].setEnabled(has and not busy and not read_only)
         self.start.set_busy(busy)
+        self.seed_panel.set_editable(has and not busy and not read_only)
+        self.subclusters.set_editable(has and not busy and not read_only)
         self._update_undo_actions()
 
     def _update_undo_actions(self) -> None:
@@ -628,6 +664,16 @@ class MainWindow(QMainWindow):
 
         self._device.submit(project_jobs.detect_device, shown,
                             lambda err: self.status.set_device("device: CPU", str(err)))
+
+    def show_export(self) -> ExportDialog | None:
+        """File → Export…: a dialog for the open project (non-modal; the export runs as a job)."""
+        if self.review is None:
+            return None
+        if self.export_dialog is not None:
+            self.export_dialog.close()
+        self.export_dialog = ExportDialog(self, self.review.folder / "export")
+        self.export_dialog.show()
+        return self.export_dialog
 
     def show_shortcuts(self) -> ShortcutsDialog:
         if self.shortcuts_dialog is None:

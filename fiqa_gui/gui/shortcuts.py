@@ -36,6 +36,8 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     S("open_read_only", "Open project &read-only…", menu="File", group="Project",
       tip="Look at a project without changing it (also while another window edits it)"),
     S("demo", "Open the &demo project", menu="File", group="Project"),
+    S("export", "&Export…", ("Ctrl+E",), menu="File", group="Project", separator=True,
+      tip="Write the approved seed set, corrected labels and audit log for training"),
     S("close", "&Close project", ("Ctrl+W",), menu="File", group="Project", separator=True),
     S("quit", "&Quit", ("Ctrl+Q",), menu="File", group="Project"),
     # ---- Edit
