@@ -141,7 +141,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.seed_dock, self.clustering_dock)
         self.seed_dock.raise_()
         self.subclusters = ClusteringActions(self, self.clustering_panel)
-        self.resizeDocks([self.seed_dock], [250], Qt.Orientation.Vertical)
+        self._docks_sized = False  # the bottom docks get their default height on first show
         self.read_only_prompt: ReadOnlyPrompt | None = None
         self.rescore_dialog: RescoreDialog | None = None
         self.shortcuts_dialog: ShortcutsDialog | None = None
@@ -341,12 +341,26 @@ class MainWindow(QMainWindow):
             self.inspector.bottom.restoreState(s)
         if s := self.settings.state("cluster_header"):
             self.clusters.table.horizontalHeader().restoreState(s)
+        if (s := self.settings.state("window_state")) and self.restoreState(s):
+            self._docks_sized = True  # the curator's own dock layout
         theme = self.settings.theme()
         self.theme_actions.get(theme, self.theme_actions["system"]).setChecked(True)
         self.set_theme(theme, save=False)
 
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._docks_sized:
+            self._docks_sized = True
+            self.size_docks()
+
+    def size_docks(self) -> None:
+        """Give the seed/sub-cluster docks a fifth of the height (docks size only once shown)."""
+        self.resizeDocks([self.seed_dock], [max(170, self.height() // 5)],
+                         Qt.Orientation.Vertical)
+
     def save_settings(self) -> None:
         self.settings.set_state("geometry", self.saveGeometry())
+        self.settings.set_state("window_state", self.saveState())
         self.settings.set_state("main_splitter", self.splitter.saveState())
         self.settings.set_state("inspector_splitter", self.inspector.splitter.saveState())
         self.settings.set_state("inspector_bottom", self.inspector.bottom.saveState())

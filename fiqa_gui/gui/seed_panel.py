@@ -98,12 +98,14 @@ class SeedPanel(QWidget):
         self.edit_buttons = (self.propose_button, self.propose_all_button, self.approve_button,
                              self.reject_button, self.swap_button, self.add_button,
                              self.approve_set_button)
-        buttons = QGridLayout()
-        for k, b in enumerate((self.propose_button, self.propose_all_button,
-                               self.approve_button, self.reject_button, self.swap_button,
-                               self.add_button)):
-            buttons.addWidget(b, k // 2, k % 2)
-        buttons.addWidget(self.approve_set_button, 3, 0, 1, 2)
+        # one row of buttons above the strata table keeps the dock short, so the inspector's
+        # histograms keep their room
+        buttons = QHBoxLayout()
+        for b in (self.propose_button, self.propose_all_button, self.approve_button,
+                  self.reject_button, self.swap_button, self.add_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        buttons.addWidget(self.approve_set_button)
 
         self.propose_button.clicked.connect(lambda: self.propose_requested.emit(False))
         self.propose_all_button.clicked.connect(lambda: self.propose_requested.emit(True))
@@ -130,9 +132,9 @@ class SeedPanel(QWidget):
         left = QVBoxLayout()
         left.addWidget(self.title)
         left.addLayout(params)
-        left.addLayout(buttons)
         left.addStretch(1)
         right = QVBoxLayout()
+        right.addLayout(buttons)
         right.addWidget(self.strata_note)
         right.addWidget(self.table, 1)
         bottom = QHBoxLayout()
