@@ -395,3 +395,55 @@ def test_a_key_on_an_approved_set_reopens_it_and_undo_restores(qtbot, window, pr
     assert other not in stored_states(project)
     assert stored_sets(project)[db][0] == "approved"
     assert "approved" in w.seed_panel.approve_set_button.text()
+
+
+def test_demo_project_sample_approve_export_from_the_window(qtbot, tmp_path, monkeypatch):
+    """The issue's 'done when' on the demo: propose for every cluster, approve one cluster's
+    set from the panel, export, and load the files in a fresh Python process."""
+    import json
+    import subprocess
+    import sys
+
+    from fiqa_gui.core.demo_project import ensure_demo_project
+
+    folder = ensure_demo_project(tmp_path / "demo", n_clusters=12)
+    w = MainWindow(AppSettings.at(tmp_path / "d.ini"), detect_device=False)
+    w.jobs.show_dialogs = False
+    qtbot.addWidget(w)
+    w.resize(1400, 900)
+    w.show()
+    with qtbot.waitSignal(w.project_opened, timeout=30000):
+        assert w.open_project(folder)
+    sizes = np.bincount(w.review.labels)
+    c = int(np.argmax(sizes))
+    assert w.clusters.select_cluster(c)
+    with qtbot.waitSignal(w.jobs.finished, timeout=60000):
+        click(qtbot, w.seed_panel.propose_all_button)
+    qtbot.waitUntil(lambda: len(proposed_ids(w)) > 0, timeout=10000)
+    db = int(w.review.cluster_db_ids[c])
+    monkeypatch.setattr(w.seeds, "ask_pending", lambda n: "approve")
+    click(qtbot, w.seed_panel.approve_set_button)
+    assert stored_sets(folder)[db][0] == "approved"
+    approved = sorted(i for i, s in stored_states(folder).items() if s == "approved")
+    assert approved
+    dialog = w.show_export()
+    out = tmp_path / "out"
+    dialog.folder.setText(str(out))
+    for key in ("csv_path", "jsonl_path", "labels"):
+        dialog.set_output(key)
+    with qtbot.waitSignal(dialog.exported, timeout=30000):
+        click(qtbot, dialog.export_button)
+    n_images = len(w.review.dataset.paths)
+    w.close()
+    code = ("import csv, json, sys; d = sys.argv[1]; "
+            "rows = list(csv.DictReader(open(d + '/seeds.csv', encoding='utf-8'))); "
+            "js = [json.loads(x) for x in open(d + '/seeds.jsonl', encoding='utf-8')]; "
+            "lab = [x.split('\\t') for x in open(d + '/quality_labels.txt', encoding='utf-8')]; "
+            "print(json.dumps([sorted(int(r['image_id']) for r in rows), "
+            "sorted(int(r['image_id']) for r in js), len(lab), "
+            "sorted({r['seed_state'] for r in rows})]))")
+    res = subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True,
+                         text=True, check=True)
+    csv_ids, jsonl_ids, n_labels, states = json.loads(res.stdout)
+    assert csv_ids == jsonl_ids == approved and states == ["approved"]
+    assert n_labels >= n_images - 5
