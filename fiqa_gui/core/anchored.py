@@ -31,6 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fiqa_gui.core.ranking import cluster_members
+
 TAU = 0.05
 MAX_ANCHORS = 3
 ANCHOR_FRACTION = 0.25
@@ -51,9 +53,7 @@ def propose_anchors(labels: np.ndarray, strength: np.ndarray, suspect: np.ndarra
                     fraction: float = ANCHOR_FRACTION) -> dict[int, list[int]]:
     """Per cluster (≥ 2 images), the best images by model-free quality that are not suspects."""
     anchors: dict[int, list[int]] = {}
-    order = np.argsort(labels, kind="stable")
-    bounds = np.flatnonzero(np.diff(labels[order])) + 1
-    for members in np.split(order, bounds):
+    for members in cluster_members(labels):
         if len(members) < 2:
             continue
         k = int(np.clip(np.ceil(fraction * len(members)), 1, max_anchors))
@@ -77,9 +77,7 @@ def anchored_quality(embeddings: np.ndarray, labels: np.ndarray, strength: np.nd
             used[c] = sorted(int(i) for i in ids)
             source[c] = "approved"
     sim = np.full(n, np.nan)
-    order = np.argsort(labels, kind="stable")
-    bounds = np.flatnonzero(np.diff(labels[order])) + 1
-    for members in np.split(order, bounds):
+    for members in cluster_members(labels):
         c = int(labels[members[0]])
         if len(members) < 2 or c not in used:
             continue

@@ -28,6 +28,8 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from fiqa_gui.core.ranking import cluster_members, descending_ranks
+
 IMAGE_FLAGS = ("singleton", "identity_suspect", "score_shift", "near_duplicate", "low_iq",
                "unreadable")
 CLUSTER_FLAGS = ("consistency_trap", "score_shift")
@@ -95,9 +97,7 @@ def diagnose(embeddings: np.ndarray, labels: np.ndarray, *, strength: np.ndarray
     dup_group = np.full(n, -1, dtype=np.int64)
     next_group = 0
 
-    order = np.argsort(labels, kind="stable")
-    bounds = np.flatnonzero(np.diff(labels[order])) + 1
-    groups = np.split(order, bounds) if n else []
+    groups = cluster_members(labels)
     for members in groups:
         c = int(labels[members[0]])
         k = len(members)
@@ -200,9 +200,7 @@ def _score_shift(c, members, strength, sdd, cr, params, flags, details, cluster_
         vals = score[members]
         if not np.isfinite(vals).any():
             continue
-        # rank 1 = best by this score inside the cluster
-        ranks = np.empty(k, dtype=int)
-        ranks[np.argsort(-np.nan_to_num(vals, nan=-np.inf), kind="stable")] = np.arange(1, k + 1)
+        ranks = descending_ranks(vals)  # rank 1 = best by this score inside the cluster
         for j in np.flatnonzero((strength[members] >= median + params.shift_gap)
                                 & (ranks > k / 2)):
             i = int(members[j])

@@ -20,6 +20,7 @@ from fiqa_gui.core.quality_cues import (
     model_free_quality,
     percentile_rank,
 )
+from fiqa_gui.core.ranking import cluster_members, descending_ranks
 from fiqa_gui.core.store import Project
 
 PER_IMAGE_EXTRAS = ("lowinfo", "strength", "certainty", "anchor_similarity", "is_anchor",
@@ -198,8 +199,8 @@ def rescore_with_seeds(project: Project, base_run_id: int | None = None, *,
         clusters.append({"cluster": pl.names[c], "seeds": seeds, "spearman": rho,
                          "top_moves": [{"image_id": i, "rank_change": m} for i, m in top]})
     resolved = []
-    for members in _groups(pl.labels):
-        ranks_new = _ranks(anchored.quality[members])
+    for members in cluster_members(pl.labels):
+        ranks_new = descending_ranks(anchored.quality[members])
         for j, i in enumerate(members):
             if "score_shift" in old["flags"][i] and ranks_new[j] <= len(members) / 2:
                 resolved.append(int(i))
@@ -209,21 +210,7 @@ def rescore_with_seeds(project: Project, base_run_id: int | None = None, *,
 
 def rank_moves(before: np.ndarray, after: np.ndarray) -> np.ndarray:
     """Per image, how many places it moved up (positive) from `before` to `after` ranking."""
-    return _ranks(before) - _ranks(after)
-
-
-def _ranks(values: np.ndarray) -> np.ndarray:
-    """Rank 1 = highest value; NaN last; ties by position (stable)."""
-    order = np.argsort(-np.nan_to_num(np.asarray(values, dtype=float), nan=-np.inf),
-                       kind="stable")
-    ranks = np.empty(len(order), dtype=np.int64)
-    ranks[order] = np.arange(1, len(order) + 1)
-    return ranks
-
-
-def _groups(labels: np.ndarray) -> list[np.ndarray]:
-    order = np.argsort(labels, kind="stable")
-    return np.split(order, np.flatnonzero(np.diff(labels[order])) + 1)
+    return descending_ranks(before) - descending_ranks(after)
 
 
 def _merge_flags(a: list[list[str]], b: list[list[str]]) -> list[list[str]]:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from fiqa_gui.core.progress import CancelToken, ProgressCallback, no_progress
+from fiqa_gui.core.ranking import descending_ranks
 
 RANKABLE: tuple[str, ...] = ("sdd", "cr", "iq")
 """Scores a gallery can be ranked by; `rankable(scores)` adds the ones a run really has."""
@@ -505,14 +506,6 @@ class RankShift:
     n: int             # images with both scores
 
 
-def _ranks_desc(values: np.ndarray) -> np.ndarray:
-    """Rank 1 = highest; ties by position (as `project_scoring.rank_moves`)."""
-    order = np.argsort(-values, kind="stable")
-    ranks = np.empty(len(values), dtype=np.int64)
-    ranks[order] = np.arange(1, len(values) + 1)
-    return ranks
-
-
 def rank_shift(scores: dict | None, members: np.ndarray, a: str = "sdd",
                b: str = "quality") -> RankShift | None:
     """Spearman between scores `a` and `b` inside one cluster, and its biggest mover; None when
@@ -526,7 +519,7 @@ def rank_shift(scores: dict | None, members: np.ndarray, a: str = "sdd",
     n = int(ok.sum())
     if n < 2:
         return RankShift(math.nan, -1, 0, n)
-    moves = _ranks_desc(va[ok]) - _ranks_desc(vb[ok])
+    moves = descending_ranks(va[ok]) - descending_ranks(vb[ok])
     k = int(np.argmax(np.abs(moves)))
     rho = spearman(va[ok], vb[ok]) if n >= 3 else math.nan
     return RankShift(rho, int(members[ok][k]) if moves[k] else -1, int(moves[k]), n)
