@@ -124,16 +124,12 @@ def score_project(project: Project, params=None, *, progress: ProgressCallback =
 
 
 def approved_anchors(project: Project, pl: ProjectLabels | None = None) -> dict[int, list[int]]:
-    """Approved seed images per cluster index (only clusters with at least one approved seed)."""
+    """`seeds.approved_seeds`, keyed by cluster index instead of database cluster id."""
+    from fiqa_gui.core.seeds import approved_seeds
+
     pl = pl or project_labels(project)
-    rows = project.conn.execute(
-        "SELECT a.image_id, i.cluster_id FROM annotations a JOIN images i ON i.id = a.image_id "
-        "WHERE a.seed_state = 'approved' AND a.wrong_identity = 0").fetchall()
     index = {int(c): k for k, c in enumerate(pl.cluster_ids)}
-    out: dict[int, list[int]] = {}
-    for image_id, cluster_id in rows:
-        out.setdefault(index[int(cluster_id)], []).append(int(image_id))
-    return {c: sorted(ids) for c, ids in out.items()}
+    return {index[int(c)]: sorted(ids) for c, ids in approved_seeds(project).items()}
 
 
 @dataclass
