@@ -167,12 +167,17 @@ def knn_graph(x: np.ndarray, k: int = DEFAULT_K, *, min_sim: float = -1.0,
 
 def _exact_knn(xn: np.ndarray, k: int, min_sim: float, progress: ProgressCallback,
                cancel: CancelToken | None) -> tuple[np.ndarray, np.ndarray]:
-    n, d = xn.shape
-    kk = min(n, k + 1)  # +1: every row finds itself
-    index = faiss.IndexFlatIP(d)
+    index = faiss.IndexFlatIP(xn.shape[1])
     index.add(xn)
+    return _search_all(index, xn, k, min_sim, 4096, "exact neighbour search", progress, cancel)
+
+
+def _search_all(index, xn: np.ndarray, k: int, min_sim: float, step: int, stage: str,
+                progress: ProgressCallback, cancel: CancelToken | None):
+    """Every row's k nearest others in a built faiss index (cosine ≥ min_sim), top-k rows."""
+    n = len(xn)
+    kk = min(n, k + 1)  # +1: every row finds itself
     rows, cols, sims = [], [], []
-    step = 4096
     for s in range(0, n, step):
         _check(cancel)
         D, I = index.search(xn[s:s + step], kk)
@@ -182,7 +187,7 @@ def _exact_knn(xn: np.ndarray, k: int, min_sim: float, progress: ProgressCallbac
         rows.append(r[keep])
         cols.append(I[keep])
         sims.append(D[keep])
-        progress(min(n, s + step), n, "exact neighbour search")
+        progress(min(n, s + step), n, stage)
     return _topk_rows(np.concatenate(rows), np.concatenate(cols), np.concatenate(sims), n, k)
 
 
@@ -197,19 +202,8 @@ def _hnsw_knn(xn: np.ndarray, k: int, min_sim: float, progress: ProgressCallback
         progress(min(n, s + CHUNK_ROWS), n, "building HNSW index")
     ef = max(64, 4 * k)
     index.hnsw.efSearch = ef
-    kk = min(n, k + 1)
-    rows, cols, sims = [], [], []
-    for s in range(0, n, CHUNK_ROWS):
-        _check(cancel)
-        D, I = index.search(xn[s:s + CHUNK_ROWS], kk)
-        r = np.repeat(np.arange(s, s + len(I)), kk)
-        I, D = I.ravel(), D.ravel()
-        keep = (I >= 0) & (I != r) & (D >= min_sim)
-        rows.append(r[keep])
-        cols.append(I[keep])
-        sims.append(D[keep])
-        progress(min(n, s + CHUNK_ROWS), n, "HNSW neighbour search")
-    ids, out = _topk_rows(np.concatenate(rows), np.concatenate(cols), np.concatenate(sims), n, k)
+    ids, out = _search_all(index, xn, k, min_sim, CHUNK_ROWS, "HNSW neighbour search",
+                           progress, cancel)
     return ids, out, {"k": k, "M": 32, "efConstruction": 80, "efSearch": ef}
 
 
