@@ -52,3 +52,24 @@ def small_data(tmp_path: Path):
     np.save(emb_path, emb)
     return {"root": root, "manifest": manifest, "embeddings": emb_path, "rows": rows,
             "emb": emb, "image_root": root / "img"}
+
+
+SAMPLE_SIZES = (30, 14, 12, 9, 6, 1)  # cluster sizes of the scored sample project
+
+
+@pytest.fixture(scope="session")
+def sample_template(tmp_path_factory) -> Path:
+    """The scored sample project of the GUI tests, built once per session (read, never written)."""
+    from fiqa_gui.gui.sample_data import build_sample_project
+
+    return build_sample_project(tmp_path_factory.mktemp("sample"), SAMPLE_SIZES)
+
+
+@pytest.fixture
+def sample_project(sample_template, tmp_path) -> Path:
+    """A fresh copy of the sample project for one test (tests write to it)."""
+    import shutil
+
+    dst = tmp_path / "project"
+    shutil.copytree(sample_template, dst)
+    return dst

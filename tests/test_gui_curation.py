@@ -8,7 +8,6 @@ through a fresh read-only connection — never the widgets' own state alone.
 from __future__ import annotations
 
 import os
-import shutil
 
 import numpy as np
 import pytest
@@ -31,23 +30,15 @@ from fiqa_gui.core.review import (  # noqa: E402
 from fiqa_gui.core.store import Project  # noqa: E402
 from fiqa_gui.gui.gallery_view import ANY  # noqa: E402
 from fiqa_gui.gui.main_window import EDIT_ACTIONS, MainWindow  # noqa: E402
-from fiqa_gui.gui.sample_data import build_sample_project  # noqa: E402
 from fiqa_gui.gui.settings import AppSettings  # noqa: E402
+from tests.conftest import SAMPLE_SIZES  # noqa: E402
 
-SIZES = (30, 14, 12, 9, 6, 1)
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    return build_sample_project(tmp_path_factory.mktemp("curation"), SIZES)
+SIZES = SAMPLE_SIZES
 
 
 @pytest.fixture
-def project(template, tmp_path):
-    """A fresh copy of the scored sample project for each test (tests write to it)."""
-    dst = tmp_path / "project"
-    shutil.copytree(template, dst)
-    return dst
+def project(sample_project):
+    return sample_project
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import html
 import os
-import shutil
 
 import numpy as np
 import pytest
@@ -22,22 +21,15 @@ from fiqa_gui.gui.cluster_table import COL_FLAGS, COL_NAME, FLAGS_ROLE  # noqa: 
 from fiqa_gui.gui.flag_icons import FLAG_INFO  # noqa: E402
 from fiqa_gui.gui.gallery_model import TILE_ROLE  # noqa: E402
 from fiqa_gui.gui.main_window import MainWindow  # noqa: E402
-from fiqa_gui.gui.sample_data import build_sample_project  # noqa: E402
 from fiqa_gui.gui.settings import AppSettings  # noqa: E402
+from tests.conftest import SAMPLE_SIZES  # noqa: E402
 
-SIZES = (30, 14, 12, 9, 6, 1)
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    return build_sample_project(tmp_path_factory.mktemp("diagnostics"), SIZES)
+SIZES = SAMPLE_SIZES
 
 
 @pytest.fixture
-def project(template, tmp_path):
-    dst = tmp_path / "project"
-    shutil.copytree(template, dst)
-    return dst
+def project(sample_project):
+    return sample_project
 
 
 @pytest.fixture

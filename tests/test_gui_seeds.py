@@ -5,7 +5,6 @@ dashboard's numbers against the core's `progress_dashboard`."""
 from __future__ import annotations
 
 import os
-import shutil
 
 import numpy as np
 import pytest
@@ -19,22 +18,15 @@ from fiqa_gui.core.review import SEED_APPROVED, SEED_PROPOSED, SEED_REJECTED  # 
 from fiqa_gui.core.store import Project  # noqa: E402
 from fiqa_gui.gui.dashboard import dashboard_line  # noqa: E402
 from fiqa_gui.gui.main_window import MainWindow  # noqa: E402
-from fiqa_gui.gui.sample_data import build_sample_project  # noqa: E402
 from fiqa_gui.gui.settings import AppSettings  # noqa: E402
+from tests.conftest import SAMPLE_SIZES  # noqa: E402
 
-SIZES = (30, 14, 12, 9, 6, 1)
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    return build_sample_project(tmp_path_factory.mktemp("seeds"), SIZES)
+SIZES = SAMPLE_SIZES
 
 
 @pytest.fixture
-def project(template, tmp_path):
-    dst = tmp_path / "project"
-    shutil.copytree(template, dst)
-    return dst
+def project(sample_project):
+    return sample_project
 
 
 @pytest.fixture
