@@ -73,3 +73,31 @@ def sample_project(sample_template, tmp_path) -> Path:
     dst = tmp_path / "project"
     shutil.copytree(sample_template, dst)
     return dst
+
+
+@pytest.fixture
+def window_factory(qtbot, tmp_path):
+    """`make(folder=None, wait=True)` → a shown MainWindow (offscreen, its own settings file),
+    opened on `folder` and waited for; every window is closed after the test and must leave
+    no job thread running."""
+    from fiqa_gui.gui.main_window import MainWindow
+    from fiqa_gui.gui.settings import AppSettings
+
+    windows = []
+
+    def make(folder=None, wait=True):
+        w = MainWindow(AppSettings.at(tmp_path / f"s{len(windows)}.ini"), detect_device=False)
+        w.jobs.show_dialogs = False
+        qtbot.addWidget(w)
+        w.resize(1400, 900)
+        w.show()
+        windows.append(w)
+        if folder is not None and wait:
+            with qtbot.waitSignal(w.project_opened, timeout=20000):
+                assert w.open_project(folder)
+        return w
+
+    yield make
+    for w in windows:
+        w.close()
+        assert w.jobs.pool.activeThreadCount() == 0

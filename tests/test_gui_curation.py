@@ -29,8 +29,7 @@ from fiqa_gui.core.review import (  # noqa: E402
 )
 from fiqa_gui.core.store import Project  # noqa: E402
 from fiqa_gui.gui.gallery_view import ANY  # noqa: E402
-from fiqa_gui.gui.main_window import EDIT_ACTIONS, MainWindow  # noqa: E402
-from fiqa_gui.gui.settings import AppSettings  # noqa: E402
+from fiqa_gui.gui.main_window import EDIT_ACTIONS  # noqa: E402
 from tests.conftest import SAMPLE_SIZES  # noqa: E402
 
 SIZES = SAMPLE_SIZES
@@ -42,25 +41,8 @@ def project(sample_project):
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    windows = []
-
-    def make(folder=None, wait=True):
-        w = MainWindow(AppSettings.at(tmp_path / f"s{len(windows)}.ini"), detect_device=False)
-        w.jobs.show_dialogs = False
-        qtbot.addWidget(w)
-        w.resize(1400, 900)
-        w.show()
-        windows.append(w)
-        if folder is not None and wait:
-            with qtbot.waitSignal(w.project_opened, timeout=20000):
-                assert w.open_project(folder)
-        return w
-
-    yield make
-    for w in windows:
-        w.close()
-        assert w.jobs.pool.activeThreadCount() == 0
+def window(window_factory):
+    return window_factory
 
 
 def stored(folder) -> dict[int, dict]:

@@ -20,8 +20,6 @@ from fiqa_gui.core.store import Project  # noqa: E402
 from fiqa_gui.gui.cluster_table import COL_FLAGS, COL_NAME, FLAGS_ROLE  # noqa: E402
 from fiqa_gui.gui.flag_icons import FLAG_INFO  # noqa: E402
 from fiqa_gui.gui.gallery_model import TILE_ROLE  # noqa: E402
-from fiqa_gui.gui.main_window import MainWindow  # noqa: E402
-from fiqa_gui.gui.settings import AppSettings  # noqa: E402
 from tests.conftest import SAMPLE_SIZES  # noqa: E402
 
 SIZES = SAMPLE_SIZES
@@ -33,23 +31,8 @@ def project(sample_project):
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    windows = []
-
-    def make(folder):
-        w = MainWindow(AppSettings.at(tmp_path / "s.ini"), detect_device=False)
-        w.jobs.show_dialogs = False
-        qtbot.addWidget(w)
-        w.resize(1400, 900)
-        w.show()
-        windows.append(w)
-        with qtbot.waitSignal(w.project_opened, timeout=20000):
-            assert w.open_project(folder)
-        return w
-
-    yield make
-    for w in windows:
-        w.close()
+def window(window_factory):
+    return window_factory
 
 
 def _tile(w, image_id):
