@@ -414,13 +414,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--screenshot", metavar="PNG",
                    help="render the window offscreen to this PNG and exit")
     s.set_defaults(func=cmd_gui)
+    p.commands = frozenset(sub.choices)  # for main(): `fiqa-gui PROJECT` means `gui PROJECT`
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = set(parser._subparsers._group_actions[0].choices)  # noqa: SLF001
+    commands = parser.commands
     pos = next((k for k, a in enumerate(argv) if not a.startswith("-")), None)
     if pos is None and not any(a in ("-h", "--help", "--version") for a in argv):
         argv = [*argv, "gui"]                      # `fiqa-gui` opens the window
