@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: setup demo test test-all lint bench clean
+.PHONY: setup demo test test-all lint lint-imports bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,7 @@ demo: setup
 	$(VENV)/bin/fiqa-gui demo
 
 test: setup
+	$(VENV)/bin/lint-imports
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
 
 test-all: setup
@@ -28,6 +29,10 @@ test-all: setup
 
 lint: setup
 	$(VENV)/bin/ruff check fiqa_gui tests benchmarks
+	$(VENV)/bin/lint-imports
+
+lint-imports: setup
+	$(VENV)/bin/lint-imports
 
 bench: setup
 	$(PY) benchmarks/bench_scoring.py

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fiqa_gui.core import clustering as cl
+from fiqa_gui.core.seedsets import clustering as cl
+from fiqa_gui.core.seedsets import neighbours as nb
 
 
 def identity_sizes(n: int, mean_size: float, rng: np.random.Generator) -> np.ndarray:
@@ -130,11 +131,11 @@ def main() -> None:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--d", type=int, default=512)
-    ap.add_argument("--k", type=int, default=cl.DEFAULT_K)
+    ap.add_argument("--k", type=int, default=nb.DEFAULT_K)
     ap.add_argument("--thresholds", default="0.7,0.6,0.5")
-    ap.add_argument("--index", default="ivf", choices=cl.INDEX_KINDS)
-    ap.add_argument("--nprobe", type=int, default=cl.IvfParams.nprobe)
-    ap.add_argument("--refine", type=int, default=cl.IvfParams.refine)
+    ap.add_argument("--index", default="ivf", choices=nb.INDEX_KINDS)
+    ap.add_argument("--nprobe", type=int, default=nb.IvfParams.nprobe)
+    ap.add_argument("--refine", type=int, default=nb.IvfParams.refine)
     ap.add_argument("--queries", type=int, default=20_000)
     ap.add_argument("--raw-recall", action="store_true",
                     help="measure the neighbour search alone: keep neighbours at any cosine "
@@ -152,7 +153,7 @@ def main() -> None:
         print(f"generated {args.n} x {args.d} ({len(np.unique(identity))} identities, largest "
               f"{np.bincount(identity).max()}) in {time.perf_counter() - t:.1f} s")
         timer = StageTimer()
-        ivf = cl.IvfParams(nprobe=args.nprobe, refine=args.refine)
+        ivf = nb.IvfParams(nprobe=args.nprobe, refine=args.refine)
         with MemorySampler() as mem:
             t = time.perf_counter()
             res = cl.cluster_embeddings(x, thresholds, k=args.k, index=args.index, ivf=ivf,
@@ -160,11 +161,11 @@ def main() -> None:
             took = time.perf_counter() - t
         if args.raw_recall:
             t = time.perf_counter()
-            raw = cl.knn_graph(x, args.k, min_sim=-1.0, index=args.index, ivf=ivf,
+            raw = nb.knn_graph(x, args.k, min_sim=-1.0, index=args.index, ivf=ivf,
                                seed=args.seed)
             q = np.sort(np.random.default_rng(1).choice(args.n, min(args.queries, args.n),
                                                         replace=False))
-            r = cl.knn_recall(raw, x, q)[f"recall@{args.k}"]
+            r = nb.knn_recall(raw, x, q)[f"recall@{args.k}"]
             print(f"raw neighbour search (min_sim=-1): recall@{args.k} {r:.4f} over {len(q)} "
                   f"queries ({time.perf_counter() - t:.0f} s, not part of the timing below)")
         print(f"\nclustering ({args.index}, k={args.k}, thresholds {thresholds}): {took:.1f} s,"
@@ -192,7 +193,7 @@ def main() -> None:
             t = time.perf_counter()
             q = np.sort(np.random.default_rng(1).choice(args.n, min(args.queries, args.n),
                                                         replace=False))
-            rec = cl.knn_recall(res.graph, x, q, thresholds)
+            rec = nb.knn_recall(res.graph, x, q, thresholds)
             print(f"\nrecall against exact search (IndexFlatIP over all {args.n}) for {len(q)} "
                   f"random images ({time.perf_counter() - t:.0f} s):")
             for name, v in rec.items():

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from fiqa_gui.core import curation as cur
-from fiqa_gui.core.dataset import Dataset
-from fiqa_gui.core.loading import LoadedData
+from fiqa_gui.core.curation import commands as cur
+from fiqa_gui.core.ingest.dataset import Dataset
+from fiqa_gui.core.ingest.loading import LoadedData
 from fiqa_gui.core.store import Project
 
 

@@ -32,8 +32,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 def build(folder: Path, n: int, big: int) -> Path:
     import numpy as np
 
-    from fiqa_gui.core.dataset import Dataset
-    from fiqa_gui.core.loading import LoadedData
+    from fiqa_gui.core.ingest.dataset import Dataset
+    from fiqa_gui.core.ingest.loading import LoadedData
     from fiqa_gui.core.store import Project
 
     rng = np.random.default_rng(0)
@@ -64,7 +64,7 @@ def main() -> None:
     from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
 
-    from fiqa_gui.core import curation as cur
+    from fiqa_gui.core.curation import commands as cur
     from fiqa_gui.gui.app import _application
 
     app = _application(None)

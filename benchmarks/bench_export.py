@@ -20,13 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from fiqa_gui.core import clustering as cl
-from fiqa_gui.core import export as ex
-from fiqa_gui.core import sampling as sm
-from fiqa_gui.core import seeds as sd
-from fiqa_gui.core.dataset import Dataset
-from fiqa_gui.core.loading import LoadedData
+from fiqa_gui.core.curation import seeds as sd
+from fiqa_gui.core.export import project_export as ex
+from fiqa_gui.core.ingest.dataset import Dataset
+from fiqa_gui.core.ingest.loading import LoadedData
+from fiqa_gui.core.seedsets import clustering as cl
+from fiqa_gui.core.seedsets import sampling as sm
 from fiqa_gui.core.store import Project
+from fiqa_gui.core.store.seed_queries import approved_seeds
 
 
 def make_embeddings(path: Path, sizes: np.ndarray, d: int, seed: int) -> np.ndarray:
@@ -100,7 +101,7 @@ def main() -> None:
         timed("approve every seed set",
               lambda: sd.approve_seed_set(project, cids, pending="approve").apply(project),
               steps)
-        approved = sd.approved_seeds(project)
+        approved = approved_seeds(project)
         n_seeds = sum(len(v) for v in approved.values())
         print(f"  approved seeds: {n_seeds} in {len(approved)} clusters")
         out = tmp / "out"

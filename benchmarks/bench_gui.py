@@ -64,7 +64,7 @@ def build(folder: Path) -> Path:
     import numpy as np
     from PIL import Image
 
-    from fiqa_gui.core.loading import load_data
+    from fiqa_gui.core.ingest.loading import load_data
     from fiqa_gui.core.progress import StderrProgressBar
     from fiqa_gui.core.store import Project
 

@@ -71,7 +71,7 @@ def test_argparse_errors_exit_2():
 
 
 def test_demo_project_is_created_and_reopens_intact(tmp_path):
-    from fiqa_gui.core.demo_project import ensure_demo_project
+    from fiqa_gui.core.demo.project import ensure_demo_project
     from fiqa_gui.core.store import Project
 
     folder = ensure_demo_project(tmp_path / "demo", n_clusters=12)

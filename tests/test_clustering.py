@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fiqa_gui.core import clustering as cl
 from fiqa_gui.core.errors import UserInputError
-from fiqa_gui.core.manifest import read_manifest
+from fiqa_gui.core.ingest.manifest import read_manifest
+from fiqa_gui.core.seedsets import clustering as cl
+from fiqa_gui.core.seedsets import neighbours as nb
 from fiqa_gui.core.store import Project
 from tests.conftest import write_image
 from tests.test_sampling import build_project
@@ -85,36 +86,36 @@ def test_within_cluster_subclusters_lie_inside_clusters_and_match_reference():
 
 def test_ivf_recall_refinement_and_determinism():
     x, _ = clustered(120, 25, d=64, spread=0.8, seed=2)
-    params = cl.IvfParams(nlist=40, nprobe=2, refine=0)
-    rough = cl.knn_graph(x, 10, min_sim=0.5, index="ivf", ivf=params, seed=7)
-    refined = cl.knn_graph(x, 10, min_sim=0.5, index="ivf",
-                           ivf=cl.IvfParams(nlist=40, nprobe=2, refine=2), seed=7)
+    params = nb.IvfParams(nlist=40, nprobe=2, refine=0)
+    rough = nb.knn_graph(x, 10, min_sim=0.5, index="ivf", ivf=params, seed=7)
+    refined = nb.knn_graph(x, 10, min_sim=0.5, index="ivf",
+                           ivf=nb.IvfParams(nlist=40, nprobe=2, refine=2), seed=7)
     queries = np.random.default_rng(0).choice(len(x), 500, replace=False)
-    r0 = cl.knn_recall(rough, x, queries, thresholds=(0.5,))
-    r2 = cl.knn_recall(refined, x, queries, thresholds=(0.5,))
+    r0 = nb.knn_recall(rough, x, queries, thresholds=(0.5,))
+    r2 = nb.knn_recall(refined, x, queries, thresholds=(0.5,))
     assert r2["edge_recall@0.5"] >= 0.99
     assert r2["edge_recall@0.5"] >= r0["edge_recall@0.5"]
-    again = cl.knn_graph(x, 10, min_sim=0.5, index="ivf",
-                         ivf=cl.IvfParams(nlist=40, nprobe=2, refine=2), seed=7)
+    again = nb.knn_graph(x, 10, min_sim=0.5, index="ivf",
+                         ivf=nb.IvfParams(nlist=40, nprobe=2, refine=2), seed=7)
     np.testing.assert_array_equal(refined.ids, again.ids)
     exact = cl.cluster_embeddings(x, (0.6, 0.5), k=10, index="exact")
     approx = cl.cluster_embeddings(x, (0.6, 0.5), k=10, index="ivf",
-                                   ivf=cl.IvfParams(nlist=40, nprobe=2))
+                                   ivf=nb.IvfParams(nlist=40, nprobe=2))
     # same partition at the loose level (components are what a curator sees)
     np.testing.assert_array_equal(exact.labels[1], approx.labels[1])
 
 
 def test_hnsw_index_finds_neighbours():
     x, _ = clustered(20, 20, seed=4)
-    g = cl.knn_graph(x, 8, index="hnsw")
+    g = nb.knn_graph(x, 8, index="hnsw")
     assert g.method == "hnsw"
-    r = cl.knn_recall(g, x, np.arange(0, len(x), 4))
+    r = nb.knn_recall(g, x, np.arange(0, len(x), 4))
     assert r["recall@8"] >= 0.9
 
 
 def test_exact_graph_excludes_self_and_respects_min_sim():
     x, _ = clustered(4, 10, seed=5)
-    g = cl.knn_graph(x, 5, min_sim=0.5)
+    g = nb.knn_graph(x, 5, min_sim=0.5)
     assert g.method == "exact"
     rows = np.arange(len(x))[:, None]
     assert not np.any(g.ids == rows)
@@ -129,7 +130,7 @@ def test_bad_arguments_are_user_errors():
     with pytest.raises(UserInputError):
         cl.cluster_embeddings(x, ())
     with pytest.raises(UserInputError):
-        cl.knn_graph(x, 4, index="annoy")
+        nb.knn_graph(x, 4, index="annoy")
     with pytest.raises(UserInputError):
         cl.cluster_command(x, within_clusters=True)
 

@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from fiqa_gui.core import curation as cur
+from fiqa_gui.core.curation import commands as cur
 from fiqa_gui.core.errors import UserInputError
-from fiqa_gui.core.loading import load_data
+from fiqa_gui.core.ingest.loading import load_data
 from fiqa_gui.core.store import Project
 from fiqa_gui.core.store.project import ProjectLocked, ProjectNotWritable
 
@@ -179,7 +179,7 @@ def test_read_only_folder_is_refused_for_writing(project, monkeypatch):
 
 CRASH_WORKER = r"""
 import sys
-from fiqa_gui.core import curation as cur
+from fiqa_gui.core.curation import commands as cur
 from fiqa_gui.core.store import Project
 p = Project.open(sys.argv[1])
 tiers = cur.TIERS

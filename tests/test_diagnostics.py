@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fiqa_gui.core.anchored import anchored_quality, propose_anchors
-from fiqa_gui.core.diagnostics import diagnose
-from fiqa_gui.core.quality_cues import (
+from fiqa_gui.core.labels.anchored import anchored_quality, propose_anchors
+from fiqa_gui.core.labels.diagnostics import diagnose
+from fiqa_gui.core.labels.quality_cues import (
     low_information_similarity,
     model_free_quality,
     normalised_mean_direction,

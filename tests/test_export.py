@@ -14,13 +14,14 @@ import numpy as np
 import pytest
 
 from fiqa_gui.core import atomic_output as ao
-from fiqa_gui.core import curation as cur
-from fiqa_gui.core import export as ex
-from fiqa_gui.core import sampling as sm
-from fiqa_gui.core import seeds as sd
+from fiqa_gui.core.curation import commands as cur
+from fiqa_gui.core.curation import seeds as sd
 from fiqa_gui.core.errors import Cancelled, UserInputError
+from fiqa_gui.core.export import project_export as ex
 from fiqa_gui.core.progress import CancelToken
+from fiqa_gui.core.seedsets import sampling as sm
 from fiqa_gui.core.store import Project
+from fiqa_gui.core.store.seed_queries import approved_seeds
 from tests.test_sampling import build_project
 
 
@@ -34,9 +35,9 @@ def proj(tmp_path):
     folder, info = build_project(tmp_path, files=True)
     with Project.open(folder) as p:
         approve_all(p)
-        cur.set_corrected_score(p, [sd.approved_seeds(p)[0][0]], 42.5).apply(p)
-        cur.set_tier(p, [sd.approved_seeds(p)[1][0]], "low").apply(p)
-        cur.set_note(p, [sd.approved_seeds(p)[1][1]], 'odd, "quoted"\nnote').apply(p)
+        cur.set_corrected_score(p, [approved_seeds(p)[0][0]], 42.5).apply(p)
+        cur.set_tier(p, [approved_seeds(p)[1][0]], "low").apply(p)
+        cur.set_note(p, [approved_seeds(p)[1][1]], 'odd, "quoted"\nnote').apply(p)
         yield p, info
 
 
@@ -49,7 +50,7 @@ def test_csv_and_jsonl_parse_back_to_the_store(proj, tmp_path):
     out = tmp_path / "out"
     r1 = ex.export_seeds_csv(p, out / "seeds.csv")
     r2 = ex.export_seeds_jsonl(p, out / "seeds.jsonl")
-    seeds = sorted(i for ids in sd.approved_seeds(p).values() for i in ids)
+    seeds = sorted(i for ids in approved_seeds(p).values() for i in ids)
     assert r1.rows == r2.rows == len(seeds)
     with open(out / "seeds.csv", newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
@@ -85,9 +86,9 @@ def test_csv_and_jsonl_parse_back_to_the_store(proj, tmp_path):
 
 def test_wrong_identity_seeds_leave_the_seed_exports(proj, tmp_path):
     p, _ = proj
-    seeds = sorted(i for ids in sd.approved_seeds(p).values() for i in ids)
+    seeds = sorted(i for ids in approved_seeds(p).values() for i in ids)
     cur.mark_wrong_identity(p, [seeds[0]]).apply(p)
-    assert seeds[0] not in {i for ids in sd.approved_seeds(p).values() for i in ids}
+    assert seeds[0] not in {i for ids in approved_seeds(p).values() for i in ids}
     rep = ex.export_seeds_jsonl(p, tmp_path / "a.jsonl")
     assert rep.rows == len(seeds) - 1
     rep = ex.export_seeds_jsonl(p, tmp_path / "b.jsonl", include="all")
@@ -134,7 +135,7 @@ def test_tree_export_parses_back(proj, tmp_path, mode):
     p, info = proj
     out = tmp_path / "tree"
     rep = ex.export_tree(p, out, mode=mode)
-    seeds = sd.approved_seeds(p)
+    seeds = approved_seeds(p)
     assert rep.rows == sum(len(v) for v in seeds.values())
     with open(out / "index.csv", newline="", encoding="utf-8") as f:
         index = list(csv.DictReader(f))

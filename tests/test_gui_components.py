@@ -17,7 +17,7 @@ from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtGui import QPixmap  # noqa: E402
 
 from fiqa_gui.core.errors import Cancelled  # noqa: E402
-from fiqa_gui.core.review import summarize_clusters  # noqa: E402
+from fiqa_gui.core.review.clusters import summarize_clusters  # noqa: E402
 from fiqa_gui.gui.app import display_available  # noqa: E402
 from fiqa_gui.gui.cluster_table import COL_SDD, COL_SIZE, ClusterPanel  # noqa: E402
 from fiqa_gui.gui.jobs import JobRunner, LatestOnly  # noqa: E402

@@ -17,16 +17,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtGui import QAction  # noqa: E402
 
-from fiqa_gui.core import curation as cur  # noqa: E402
-from fiqa_gui.core.review import (  # noqa: E402
-    TIER_HIGH,
-    TIER_LOW,
-    TIER_NONE,
-    TIER_UNUSABLE,
-    Annotations,
-    describe_audit,
-    image_history,
-)
+from fiqa_gui.core.curation import commands as cur  # noqa: E402
+from fiqa_gui.core.review.annotations import Annotations  # noqa: E402
+from fiqa_gui.core.review.codes import TIER_HIGH, TIER_LOW, TIER_NONE, TIER_UNUSABLE  # noqa: E402
+from fiqa_gui.core.review.history import describe_audit, image_history  # noqa: E402
 from fiqa_gui.core.store import Project  # noqa: E402
 from fiqa_gui.gui.gallery_view import ANY  # noqa: E402
 from fiqa_gui.gui.main_window import EDIT_ACTIONS  # noqa: E402

@@ -15,7 +15,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtGui import QColor  # noqa: E402
 
-from fiqa_gui.core.review import TIER_NONE, image_flags, score_tiers  # noqa: E402
+from fiqa_gui.core.review.clusters import image_flags  # noqa: E402
+from fiqa_gui.core.review.codes import TIER_NONE  # noqa: E402
+from fiqa_gui.core.review.score_columns import score_tiers  # noqa: E402
 from fiqa_gui.core.store import Project  # noqa: E402
 from fiqa_gui.gui.cluster_table import COL_FLAGS, COL_NAME, FLAGS_ROLE  # noqa: E402
 from fiqa_gui.gui.flag_icons import FLAG_INFO  # noqa: E402
@@ -231,7 +233,7 @@ def test_rescore_without_seeds_says_what_to_do(qtbot, window, project):
 def test_spearman_matches_scipy_with_ties():
     from scipy.stats import spearmanr
 
-    from fiqa_gui.core.review import spearman
+    from fiqa_gui.core.review.rank_shift import spearman
 
     rng = np.random.default_rng(0)
     for _ in range(50):

@@ -154,7 +154,7 @@ def test_curation_screenshots(qtbot, project, out_dir, tmp_path):
 @pytest.mark.slow
 def test_demo_screenshots(qtbot, out_dir, tmp_path):
     """The same on the demo project (generated: ~10 s more); run with -m slow."""
-    from fiqa_gui.core.demo_project import ensure_demo_project
+    from fiqa_gui.core.demo.project import ensure_demo_project
 
     demo = ensure_demo_project(tmp_path / "demo")
     w = MainWindow(AppSettings.at(tmp_path / "s.ini"), detect_device=False)

@@ -13,8 +13,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import Qt  # noqa: E402
 
-from fiqa_gui.core import seeds  # noqa: E402
-from fiqa_gui.core.review import SEED_APPROVED, SEED_PROPOSED, SEED_REJECTED  # noqa: E402
+from fiqa_gui.core.curation import seeds  # noqa: E402
+from fiqa_gui.core.review.codes import SEED_APPROVED, SEED_PROPOSED, SEED_REJECTED  # noqa: E402
 from fiqa_gui.core.store import Project  # noqa: E402
 from fiqa_gui.gui.dashboard import dashboard_line  # noqa: E402
 from fiqa_gui.gui.main_window import MainWindow  # noqa: E402
@@ -234,7 +234,7 @@ def test_dashboard_line_numbers():
 
 # ----------------------------------------------------------------------------- sub-clusters
 def test_clustering_job_stores_a_run_and_the_level_groups_the_gallery(qtbot, window, project):
-    from fiqa_gui.core.clustering import latest_clustering_run, load_level, load_levels
+    from fiqa_gui.core.seedsets.clustering import latest_clustering_run, load_level, load_levels
     from fiqa_gui.gui.clustering_panel import parse_thresholds
 
     w = window
@@ -312,7 +312,7 @@ def test_export_dialog_writes_files_that_parse_back(qtbot, window, tmp_path):
     tree_files = [p for p in (out / "seed_images").glob("*/*") if p.is_file()]
     assert len(tree_files) == len(approved)
     assert all(p.parent.name == "id_01" for p in tree_files)
-    from fiqa_gui.core.export import read_labels
+    from fiqa_gui.core.export.project_export import read_labels
 
     labels = read_labels(out / "quality_labels.txt")
     report = {r.kind: r for r in dialog.reports}
@@ -396,7 +396,7 @@ def test_demo_project_sample_approve_export_from_the_window(qtbot, tmp_path, mon
     import subprocess
     import sys
 
-    from fiqa_gui.core.demo_project import ensure_demo_project
+    from fiqa_gui.core.demo.project import ensure_demo_project
 
     folder = ensure_demo_project(tmp_path / "demo", n_clusters=12)
     w = MainWindow(AppSettings.at(tmp_path / "d.ini"), detect_device=False)

@@ -14,13 +14,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import QItemSelectionModel, Qt  # noqa: E402
 
-from fiqa_gui.core import review as core_review  # noqa: E402
 from fiqa_gui.core.errors import UserInputError  # noqa: E402
-from fiqa_gui.core.review import (  # noqa: E402
-    private_embeddings,
-    rank_cluster,
-    run_similarity_params,
-)
+from fiqa_gui.core.review.review_data import scoring_available  # noqa: E402
+from fiqa_gui.core.review.score_columns import rank_cluster  # noqa: E402
+from fiqa_gui.core.review.similarity import private_embeddings, run_similarity_params  # noqa: E402
 from fiqa_gui.gui import main_window as main_window_module  # noqa: E402
 from fiqa_gui.gui import project_jobs  # noqa: E402
 from fiqa_gui.gui.gallery_model import TILE_ROLE  # noqa: E402
@@ -384,7 +381,7 @@ def test_scoring_job_can_be_cancelled_and_window_stays_usable(qtbot, make_window
 
 def test_unscored_project_opens_and_scores(qtbot, make_window, tmp_path, monkeypatch):
     folder = build_sample_project(tmp_path / "unscored", (8, 6, 5), score=False)
-    if not core_review.scoring_available():
+    if not scoring_available():
         # the scoring package is not installed: store the documented stand-in the same way
         def stand_in(project, params=None):
             def run(progress, cancel):

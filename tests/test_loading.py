@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fiqa_gui.core.errors import UserInputError
-from fiqa_gui.core.loading import load_data
+from fiqa_gui.core.ingest.loading import load_data
 from tests.conftest import write_manifest
 
 

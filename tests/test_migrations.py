@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fiqa_gui.core import curation as cur
+from fiqa_gui.core.curation import commands as cur
 from fiqa_gui.core.store import SCHEMA_VERSION, Project
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -6,16 +6,16 @@ import numpy as np
 import pytest
 
 from fiqa_gui.cli import main
-from fiqa_gui.core import curation as cur
-from fiqa_gui.core.demo_project import ensure_demo_project
+from fiqa_gui.core.curation import commands as cur
+from fiqa_gui.core.demo.project import ensure_demo_project
 from fiqa_gui.core.errors import UserInputError
-from fiqa_gui.core.project_scoring import (
+from fiqa_gui.core.export.score_table import read_scores_csv
+from fiqa_gui.core.labels.project_scoring import (
     project_labels,
     rank_moves,
     rescore_with_seeds,
     score_project,
 )
-from fiqa_gui.core.score_table import read_scores_csv
 from fiqa_gui.core.scoring.pipeline import ScoringParams
 from fiqa_gui.core.store import Project
 

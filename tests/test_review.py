@@ -5,23 +5,25 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fiqa_gui.core import review
-from fiqa_gui.core.review import (
-    RANKABLE,
-    TIER_HIGH,
-    TIER_LOW,
-    TIER_MID,
-    TIER_NONE,
+from fiqa_gui.core.review.clusters import (
     ClusterIndex,
     cluster_summaries,
+    showcase_cluster,
+    summarize_clusters,
+)
+from fiqa_gui.core.review.codes import RANKABLE, TIER_HIGH, TIER_LOW, TIER_MID, TIER_NONE
+from fiqa_gui.core.review.review_data import load_review, scoring_available
+from fiqa_gui.core.review.score_columns import (
     image_scores,
     in_range,
-    load_review,
     rank_cluster,
     rankable,
     score_tiers,
-    showcase_cluster,
-    summarize_clusters,
+)
+from fiqa_gui.core.review.similarity import (
+    private_embeddings,
+    run_similarity_params,
+    similarity_picture,
 )
 from fiqa_gui.core.store import Project
 from fiqa_gui.gui.sample_data import build_sample_project
@@ -169,7 +171,7 @@ def test_similarity_picture_uses_the_runs_parameters(monkeypatch):
         return np.array([0.9, 0.8, 0.7]), np.array([0.1, 0.0, -0.1])
 
     sdd_module = pytest.importorskip("fiqa_gui.core.scoring.sdd") \
-        if review.scoring_available() else None
+        if scoring_available() else None
     if sdd_module is None:
         import sys
         import types
@@ -180,7 +182,7 @@ def test_similarity_picture_uses_the_runs_parameters(monkeypatch):
             "fiqa_gui.core.scoring")
         monkeypatch.setitem(sys.modules, "fiqa_gui.core.scoring", pkg)
     monkeypatch.setattr(sdd_module, "similarity_sets", fake_sets, raising=False)
-    pic = review.similarity_picture(np.zeros((4, 2)), np.array([0, 0, 1, 1]), 1,
+    pic = similarity_picture(np.zeros((4, 2)), np.array([0, 0, 1, 1]), 1,
                                     {"seed": 7, "positives": 5, "negatives": 6, "exact": False},
                                     repeat=2)
     assert calls == {"seed": 7, "repeat": 2, "positives": 5, "negatives": 6, "exact": False,
@@ -199,10 +201,10 @@ def test_similarity_picture_matches_scoring_module(sample_project):
     try:
         path = rv.project.embeddings_path()
         params = rv.run.params
-        kw = review.run_similarity_params(params)
-        pic = review.similarity_picture(review.private_embeddings(path), rv.labels, 3, params,
+        kw = run_similarity_params(params)
+        pic = similarity_picture(private_embeddings(path), rv.labels, 3, params,
                                         repeat=1)
-        pos, neg = similarity_sets(review.private_embeddings(path), rv.labels, 3, repeat=1, **kw)
+        pos, neg = similarity_sets(private_embeddings(path), rv.labels, 3, repeat=1, **kw)
         np.testing.assert_array_equal(pic.pos, np.asarray(pos, float).ravel())
         np.testing.assert_array_equal(pic.neg, np.asarray(neg, float).ravel())
         assert pic.w1 == pytest.approx(wasserstein_distance(pos, neg))

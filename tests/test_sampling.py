@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fiqa_gui.core import curation as cur
-from fiqa_gui.core import sampling as sm
-from fiqa_gui.core.dataset import Dataset
+from fiqa_gui.core.curation import commands as cur
 from fiqa_gui.core.errors import UserInputError
-from fiqa_gui.core.loading import LoadedData
+from fiqa_gui.core.ingest.dataset import Dataset
+from fiqa_gui.core.ingest.loading import LoadedData
+from fiqa_gui.core.seedsets import sampling as sm
 from fiqa_gui.core.store import Project
 
 SIZES = (14, 12, 9, 3)  # cluster c3 is smaller than the default quota

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fiqa_gui.core.errors import UserInputError
-from fiqa_gui.core.score_table import read_scores_csv, write_scores_csv
+from fiqa_gui.core.export.score_table import read_scores_csv, write_scores_csv
 
 
 def test_round_trip(tmp_path):

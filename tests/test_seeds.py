@@ -8,12 +8,13 @@ import json
 import numpy as np
 import pytest
 
-from fiqa_gui.core import curation as cur
-from fiqa_gui.core import sampling as sm
-from fiqa_gui.core import seeds as sd
-from fiqa_gui.core.clustering import cluster_command
+from fiqa_gui.core.curation import commands as cur
+from fiqa_gui.core.curation import seeds as sd
 from fiqa_gui.core.errors import UserInputError
+from fiqa_gui.core.seedsets import sampling as sm
+from fiqa_gui.core.seedsets.clustering import cluster_command
 from fiqa_gui.core.store import Project
+from fiqa_gui.core.store.seed_queries import approved_seeds
 from tests.test_sampling import SIZES, build_project
 
 
@@ -51,7 +52,7 @@ def test_propose_marks_images_and_opens_sets(proj):
 def test_reproposing_replaces_the_open_proposal_but_keeps_approved(proj):
     p, info, _ = proj
     sd.ProposeSeeds(p, sm.propose_seeds(p)).apply(p)
-    first = sd.approved_seeds(p)
+    first = approved_seeds(p)
     assert first == {}
     c0 = [i for i, s in sd.seed_states(p).items() if info["clusters"][i] == 0]
     sd.approve_images(p, c0[:2]).apply(p)
@@ -80,7 +81,7 @@ def test_approve_reject_and_approve_the_set(proj):
     cmd.apply(p)
     row = sd.seed_set_rows(p)[1]
     assert row[0] == "approved" and row[1]
-    assert sd.approved_seeds(p, only_approved_sets=True) == {1: c1[1:3]}
+    assert approved_seeds(p, only_approved_sets=True) == {1: c1[1:3]}
     states = sd.seed_states(p, c1)
     assert [states[i] for i in c1] == ["rejected", "approved", "approved"] + \
         ["rejected"] * (len(c1) - 3)
@@ -92,7 +93,7 @@ def test_approve_reject_and_approve_the_set(proj):
     sd.approve_seed_set(p, [2], pending="approve").apply(p)
     assert sd.seed_set_rows(p)[2][0] == "approved"
     # touching a seed of an approved set reopens it
-    some = sd.approved_seeds(p)[2][0]
+    some = approved_seeds(p)[2][0]
     sd.reject_images(p, [some]).apply(p)
     assert sd.seed_set_rows(p)[2][0] == "open"
 
@@ -166,12 +167,12 @@ def test_whole_workflow_undo_redo_and_round_trip_through_reopen(proj):
         stack.redo()
         assert snapshot(p) == expected
     final = snapshot(p)
-    seeds = sd.approved_seeds(p)
+    seeds = approved_seeds(p)
     actions = [r[2] for r in p.audit_log()]
     p.close()
     with Project.open(folder, read_only=True) as q:
         assert snapshot(q) == final
-        assert sd.approved_seeds(q) == seeds
+        assert approved_seeds(q) == seeds
         assert sd.seed_set_rows(q)[0][0] == "approved" and sd.seed_set_rows(q)[3][0] == "open"
         assert [r[2] for r in q.audit_log()] == actions
     for a in ("propose_seeds", "approve_seeds", "reject_seeds", "swap_seed", "add_seeds",

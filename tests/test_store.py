@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from fiqa_gui.core.errors import UserInputError
-from fiqa_gui.core.loading import load_data
+from fiqa_gui.core.ingest.loading import load_data
 from fiqa_gui.core.store import SCHEMA_VERSION, Project
 from fiqa_gui.core.store.schema import migrate, stored_version
 

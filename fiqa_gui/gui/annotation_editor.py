@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fiqa_gui.core.curation import SEED_STATES, TIERS
+from fiqa_gui.core.curation.commands import SEED_STATES, TIERS
 
 NO_SCORE = -1.0  # the spin box's "none" value (shown as "—")
 

@@ -33,8 +33,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fiqa_gui.core.curation import REVIEW_STATES
-from fiqa_gui.core.review import ClusterSummaries
+from fiqa_gui.core.curation.commands import REVIEW_STATES
+from fiqa_gui.core.review.clusters import ClusterSummaries
 from fiqa_gui.gui.flag_icons import (
     flag_html,
     flag_icon,

@@ -22,13 +22,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fiqa_gui.core.clustering import (
+from fiqa_gui.core.errors import UserInputError
+from fiqa_gui.core.seedsets.clustering import (
     DEFAULT_THRESHOLDS,
     latest_clustering_run,
     load_level,
     load_levels,
 )
-from fiqa_gui.core.errors import UserInputError
 
 
 def parse_thresholds(text: str) -> tuple[float, ...]:
@@ -180,7 +180,7 @@ class ClusteringActions(QObject):
         project = self.project
 
         def work(progress, cancel):
-            from fiqa_gui.core.clustering import cluster_command
+            from fiqa_gui.core.seedsets.clustering import cluster_command
 
             return cluster_command(project, thresholds, within_clusters=True,
                                    progress=progress, cancel=cancel).run_id

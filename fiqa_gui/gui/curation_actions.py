@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QObject
 
-from fiqa_gui.core import curation as cur
-from fiqa_gui.core import seeds
-from fiqa_gui.core.review import SEED_CODES, TIER_CODES, TIER_NONE
+from fiqa_gui.core.curation import commands as cur
+from fiqa_gui.core.curation import seeds
+from fiqa_gui.core.review.codes import SEED_CODES, TIER_CODES, TIER_NONE
 from fiqa_gui.gui.cluster_picker import ClusterPickerDialog
 from fiqa_gui.gui.curation_controller import CurationController
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 
-from fiqa_gui.core.curation import Command, SaveError
+from fiqa_gui.core.curation.commands import Command, SaveError
 from fiqa_gui.core.errors import UserInputError
 from fiqa_gui.gui.undo_commands import CurationUndoCommand
 

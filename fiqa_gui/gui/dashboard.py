@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from fiqa_gui.core.seeds import NO_TIER, Dashboard
+from fiqa_gui.core.curation.seeds import NO_TIER, Dashboard
 
 TIER_LABELS = {"high": "high", "mid": "mid", "low": "low", "unusable": "unusable",
                NO_TIER: "no tier"}

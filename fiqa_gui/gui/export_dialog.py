@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from fiqa_gui.core.export import LINK_MODES
+from fiqa_gui.core.export.project_export import LINK_MODES
 
 INCLUDE_CHOICES = (("approved", "Approved seeds"),
                    ("proposed", "Approved and undecided seeds"),
@@ -175,7 +175,7 @@ class ExportDialog(QDialog):
                     only_approved_sets=self.only_sets.isChecked(), force=force)
 
         def work(progress, cancel):
-            from fiqa_gui.core.export import export_command
+            from fiqa_gui.core.export.project_export import export_command
 
             return export_command(project, progress=progress, cancel=cancel, **args)
 

@@ -24,7 +24,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate
 
-from fiqa_gui.core.review import SEED_APPROVED, SEED_PROPOSED, SEED_REJECTED
+from fiqa_gui.core.review.codes import SEED_APPROVED, SEED_PROPOSED, SEED_REJECTED
 from fiqa_gui.gui.flag_icons import paint_flags
 from fiqa_gui.gui.gallery_model import TILE_ROLE, format_score
 from fiqa_gui.gui.theme import (

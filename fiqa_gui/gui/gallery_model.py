@@ -14,15 +14,10 @@ from typing import NamedTuple
 import numpy as np
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
 
-from fiqa_gui.core.review import (
-    SEED_NAMES,
-    TIER_NAMES,
-    TIER_NONE,
-    ReviewData,
-    image_flags,
-    image_scores,
-    score_title,
-)
+from fiqa_gui.core.review.clusters import image_flags
+from fiqa_gui.core.review.codes import SEED_NAMES, TIER_NAMES, TIER_NONE, score_title
+from fiqa_gui.core.review.review_data import ReviewData
+from fiqa_gui.core.review.score_columns import image_scores
 from fiqa_gui.gui.flag_icons import flag_title, ordered
 from fiqa_gui.gui.thumbnail_loader import FAILED, ThumbnailLoader
 

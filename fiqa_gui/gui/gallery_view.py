@@ -21,20 +21,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fiqa_gui.core.review import (
+from fiqa_gui.core.review.clusters import image_flags
+from fiqa_gui.core.review.codes import (
     CLUSTER_FLAGS,
     TIER_HIGH,
     TIER_LOW,
     TIER_MID,
     TIER_NONE,
     TIER_UNUSABLE,
-    ReviewData,
-    image_flags,
-    image_scores,
-    in_range,
-    local_time,
     score_title,
 )
+from fiqa_gui.core.review.history import local_time
+from fiqa_gui.core.review.review_data import ReviewData
+from fiqa_gui.core.review.score_columns import image_scores, in_range
 from fiqa_gui.gui.flag_icons import flag_icon, flag_title, ordered
 from fiqa_gui.gui.gallery_delegate import GalleryDelegate
 from fiqa_gui.gui.gallery_model import IMAGE_ID_ROLE, GalleryModel, format_score

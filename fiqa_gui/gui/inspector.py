@@ -21,19 +21,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fiqa_gui.core.review import (
-    CLUSTER_FLAGS,
-    SEED_NAMES,
-    TIER_NAMES,
-    TIER_NONE,
-    ReviewData,
-    image_history,
-    image_scores,
-    local_time,
-    private_embeddings,
-    score_title,
-    similarity_picture,
-)
+from fiqa_gui.core.review.codes import CLUSTER_FLAGS, SEED_NAMES, TIER_NAMES, TIER_NONE, score_title
+from fiqa_gui.core.review.history import image_history, local_time
+from fiqa_gui.core.review.review_data import ReviewData
+from fiqa_gui.core.review.score_columns import image_scores
+from fiqa_gui.core.review.similarity import private_embeddings, similarity_picture
 from fiqa_gui.gui.annotation_editor import AnnotationEditor
 from fiqa_gui.gui.cluster_table import STATE_NAMES
 from fiqa_gui.gui.flag_icons import flag_html, ordered

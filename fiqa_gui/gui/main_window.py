@@ -28,7 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fiqa_gui.core.review import ReviewData, scoring_available, showcase_cluster
+from fiqa_gui.core.review.clusters import showcase_cluster
+from fiqa_gui.core.review.review_data import ReviewData, scoring_available
 from fiqa_gui.core.store.project import ProjectLocked, ProjectNotWritable
 from fiqa_gui.gui import navigation, project_jobs
 from fiqa_gui.gui.cluster_table import ClusterPanel

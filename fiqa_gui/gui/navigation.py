@@ -7,7 +7,7 @@ else any flag.
 
 from __future__ import annotations
 
-from fiqa_gui.core.review import CLUSTER_FLAGS
+from fiqa_gui.core.review.codes import CLUSTER_FLAGS
 from fiqa_gui.gui.cluster_table import ANY as CLUSTER_ANY
 from fiqa_gui.gui.cluster_table import FLAGGED as CLUSTER_FLAGGED
 from fiqa_gui.gui.gallery_view import ANY, FLAGGED

@@ -16,7 +16,7 @@ def open_project(source, *, run_id: int | None = None, read_only: bool = False) 
     asked) or an open `Project`, showing run `run_id` (default: the newest scoring run)."""
 
     def run(progress, cancel):
-        from fiqa_gui.core.review import load_review
+        from fiqa_gui.core.review.review_data import load_review
 
         return load_review(source, run_id=run_id, read_only=read_only, progress=progress,
                            cancel=cancel)
@@ -31,8 +31,8 @@ def rescore_with_seeds(project, base_run_id: int | None = None) -> JobFn:
     def run(progress, cancel):
         from fiqa_gui.gui.jobs import quiet_import
 
-        quiet_import("fiqa_gui.core.project_scoring")
-        from fiqa_gui.core.project_scoring import rescore_with_seeds as rescore
+        quiet_import("fiqa_gui.core.labels.project_scoring")
+        from fiqa_gui.core.labels.project_scoring import rescore_with_seeds as rescore
 
         return rescore(project, base_run_id, progress=progress)
 
@@ -46,8 +46,8 @@ def score_project(project, params=None) -> JobFn:
     def run(progress, cancel):
         from fiqa_gui.gui.jobs import quiet_import
 
-        quiet_import("fiqa_gui.core.project_scoring", "fiqa_gui.core.scoring.pipeline")
-        from fiqa_gui.core.project_scoring import score_project as score
+        quiet_import("fiqa_gui.core.labels.project_scoring", "fiqa_gui.core.scoring.pipeline")
+        from fiqa_gui.core.labels.project_scoring import score_project as score
 
         return score(project, params, progress=progress, cancel=cancel)
 
@@ -58,7 +58,7 @@ def create_project(values: dict) -> JobFn:
     """Load and validate the user's data, then write a project; returns its folder."""
 
     def run(progress, cancel):
-        from fiqa_gui.core.loading import load_data
+        from fiqa_gui.core.ingest.loading import load_data
         from fiqa_gui.core.store import Project
 
         data = load_data(images=values.get("images"), manifest=values.get("manifest"),
@@ -77,15 +77,15 @@ def prepare_demo(folder: str | Path | None = None, *, score: bool = True) -> Job
     """Generate the demo project if needed and score it once; returns its folder."""
 
     def run(progress, cancel):
-        from fiqa_gui.core.demo_project import ensure_demo_project
-        from fiqa_gui.core.review import scoring_available
+        from fiqa_gui.core.demo.project import ensure_demo_project
+        from fiqa_gui.core.review.review_data import scoring_available
         from fiqa_gui.core.store import Project
 
         project_dir = ensure_demo_project(folder, progress=progress)
         cancel.check()
         with Project.open(project_dir) as project:
             if score and project.latest_run("score") is None and scoring_available():
-                from fiqa_gui.core.project_scoring import score_project as score_it
+                from fiqa_gui.core.labels.project_scoring import score_project as score_it
 
                 score_it(project, progress=progress, cancel=cancel)
         return project_dir

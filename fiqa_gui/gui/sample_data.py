@@ -129,8 +129,8 @@ def build_sample_project(folder: str | Path, sizes=DEFAULT_SIZES, *, image_px: i
     `score`: store one scoring run. `real_scoring`: use the scoring package (default: when it
     imports), else the stand-in.
     """
-    from fiqa_gui.core.loading import load_data
-    from fiqa_gui.core.review import scoring_available
+    from fiqa_gui.core.ingest.loading import load_data
+    from fiqa_gui.core.review.review_data import scoring_available
     from fiqa_gui.core.store import Project
 
     folder = Path(folder)
@@ -143,7 +143,7 @@ def build_sample_project(folder: str | Path, sizes=DEFAULT_SIZES, *, image_px: i
     if real_scoring is None:
         real_scoring = scoring_available()
     if real_scoring:
-        from fiqa_gui.core.project_scoring import score_project
+        from fiqa_gui.core.labels.project_scoring import score_project
         from fiqa_gui.core.scoring.pipeline import ScoringParams
 
         with Project.open(project_dir) as project:

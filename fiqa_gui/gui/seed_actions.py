@@ -1,5 +1,5 @@
 """The seed-set workflow as the window offers it: the seed panel's buttons become core commands
-(`fiqa_gui.core.seeds`) run through the window's `CurationController`, so each one is one
+(`fiqa_gui.core.curation.seeds`) run through the window's `CurationController`, so each one is one
 transaction and one undo step (Ctrl+Z), exactly like a tier edit. After any change the panel,
 the gallery marks and the dashboard re-read the store.
 
@@ -13,9 +13,9 @@ import numpy as np
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QMessageBox
 
-from fiqa_gui.core import seeds
+from fiqa_gui.core.curation import seeds
 from fiqa_gui.core.errors import UserInputError
-from fiqa_gui.core.sampling import SamplingParams, latest_sampling_params, propose_seeds
+from fiqa_gui.core.seedsets.sampling import SamplingParams, latest_sampling_params, propose_seeds
 from fiqa_gui.gui.dashboard import DashboardDialog, dashboard_line
 from fiqa_gui.gui.seed_panel import SeedPanel
 

@@ -3,7 +3,7 @@ available / quota / picked), the sampling quotas and attribute columns, and the 
 approval workflow — plus a one-line progress summary over the dataset.
 
 The panel only draws and asks; `seed_actions.SeedActions` turns its buttons into core commands
-(`fiqa_gui.core.seeds`) through the window's undo stack.
+(`fiqa_gui.core.curation.seeds`) through the window's undo stack.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fiqa_gui.core.sampling import DEFAULT_QUOTAS, TIERS
+from fiqa_gui.core.seedsets.sampling import DEFAULT_QUOTAS, TIERS
 
 STRATA_COLUMNS = ("Tier", "Sub-cluster", "Attributes", "Available", "Quota", "Picked")
 

@@ -10,7 +10,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtGui import QColor
 
-from fiqa_gui.core.review import SimilarityPicture
+from fiqa_gui.core.review.similarity import SimilarityPicture
 from fiqa_gui.gui.theme import NEGATIVE_COLOUR, POSITIVE_COLOUR, plot_colours, style_plot
 
 

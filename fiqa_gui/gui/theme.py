@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
 
-from fiqa_gui.core.review import (
+from fiqa_gui.core.review.codes import (
     SEED_APPROVED,
     SEED_PROPOSED,
     SEED_REJECTED,

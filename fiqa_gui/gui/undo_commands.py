@@ -1,5 +1,5 @@
 """`QUndoCommand`s over the core's curation commands: redo applies, undo reverts, each one SQLite
-transaction with its audit row (`fiqa_gui.core.curation`).
+transaction with its audit row (`fiqa_gui.core.curation.commands`).
 
 The database write happens *before* the stack moves (`CurationController` applies or reverts
 the core command first and only then pushes, undoes or redoes), so a write the disk refuses
@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from PySide6.QtGui import QUndoCommand
 
-from fiqa_gui.core.curation import Command, SaveError
+from fiqa_gui.core.curation.commands import Command, SaveError
 
 
 class CurationUndoCommand(QUndoCommand):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fiqa_gui.core.dataset import Dataset
+from fiqa_gui.core.ingest.dataset import Dataset
 
 
 def acceptance_figures(ds: Dataset, columns: dict[str, np.ndarray],
@@ -64,8 +64,8 @@ def acceptance_figures(ds: Dataset, columns: dict[str, np.ndarray],
 def evaluate_demo(workdir: Path, *, seed: int = 0, n_clusters: int = 60) -> dict:
     """Generate the demo into `workdir`, score it (SDD, CR, cues, flags, quality), measure it."""
     from fiqa_gui.core.demo import generate_demo
-    from fiqa_gui.core.loading import load_data
-    from fiqa_gui.core.project_scoring import finish_scores
+    from fiqa_gui.core.ingest.loading import load_data
+    from fiqa_gui.core.labels.project_scoring import finish_scores
     from fiqa_gui.core.scoring.pipeline import ScoringParams, score_dataset
 
     manifest = generate_demo(Path(workdir), seed=seed, n_clusters=n_clusters)

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from fiqa_gui import __version__
-from fiqa_gui.core.dataset import Dataset
 from fiqa_gui.core.errors import UserInputError
-from fiqa_gui.core.loading import LoadedData
+from fiqa_gui.core.ingest.dataset import Dataset
+from fiqa_gui.core.ingest.loading import LoadedData
 from fiqa_gui.core.progress import CancelToken, ProgressCallback, no_progress
 from fiqa_gui.core.store.lock import ProjectLock
 from fiqa_gui.core.store.schema import SCHEMA_VERSION, migrate, stored_version, transaction

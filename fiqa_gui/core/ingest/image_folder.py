@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fiqa_gui.core.dataset import Dataset
 from fiqa_gui.core.errors import UserInputError
+from fiqa_gui.core.ingest.dataset import Dataset
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"})
 

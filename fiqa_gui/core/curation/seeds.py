@@ -7,7 +7,7 @@ cluster's state ('open' / 'approved', when, with which sampling parameters) in `
 Changing any seed of an approved set reopens it. Each command is one transaction with one audit
 row; `revert` restores exactly what `__init__` saw.
 
-Approved seeds feed the anchored re-scoring: `approved_seeds(project)`.
+Approved seeds feed the anchored re-scoring: `store.seed_queries.approved_seeds(project)`.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from fiqa_gui.core.curation import Command
+from fiqa_gui.core.curation.commands import Command
 from fiqa_gui.core.errors import UserInputError
-from fiqa_gui.core.sampling import (
+from fiqa_gui.core.seedsets.sampling import (
     TIERS,
     Proposal,
     SamplingParams,
@@ -31,6 +31,7 @@ from fiqa_gui.core.sampling import (
     image_tiers,
     load_inputs,
 )
+from fiqa_gui.core.store.seed_queries import approved_seeds
 
 PENDING_CHOICES = ("refuse", "approve", "reject")
 NO_TIER = "none"  # dashboard key for seeds without a tier (no score, no curator tier)
@@ -100,23 +101,6 @@ def _images_in(project, cluster_ids: Iterable[int], state: str | None = None) ->
             args.append(state)
         out += [r[0] for r in project.conn.execute(sql, args)]
     return sorted(out)
-
-
-def approved_seeds(project, *, only_approved_sets: bool = False) -> dict[int, list[int]]:
-    """cluster id -> approved seed image ids (anchors for the anchored re-scoring).
-
-    Images marked wrong identity since their approval are left out. `only_approved_sets` keeps
-    only clusters whose whole seed set was approved.
-    """
-    sql = ("SELECT i.cluster_id, i.id FROM annotations a JOIN images i ON i.id = a.image_id "
-           "WHERE a.seed_state = 'approved' AND a.wrong_identity = 0")
-    if only_approved_sets:
-        sql += (" AND i.cluster_id IN (SELECT cluster_id FROM seed_sets "
-                "WHERE state = 'approved')")
-    out: dict[int, list[int]] = {}
-    for cid, iid in project.conn.execute(sql + " ORDER BY i.cluster_id, i.id"):
-        out.setdefault(cid, []).append(iid)
-    return out
 
 
 # ----------------------------------------------------------------------------- the command

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fiqa_gui.core.ranking import cluster_members
+from fiqa_gui.core.labels.ranking import cluster_members
 
 TAU = 0.05
 MAX_ANCHORS = 3

@@ -44,7 +44,7 @@ from fiqa_gui.core.atomic_output import (
 )
 from fiqa_gui.core.errors import UserInputError
 from fiqa_gui.core.progress import CancelToken, ProgressCallback, no_progress
-from fiqa_gui.core.sampling import image_tiers, latest_score_run
+from fiqa_gui.core.seedsets.sampling import image_tiers, latest_score_run
 
 TIER_LABELS = {"high": 85.0, "mid": 50.0, "low": 15.0, "unusable": 0.0}
 SCORE_NAMES = ("sdd", "sdd_signed", "cr", "ccs", "nnccs", "iq", "quality")

@@ -28,7 +28,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from fiqa_gui.core.ranking import cluster_members, descending_ranks
+from fiqa_gui.core.labels.ranking import cluster_members, descending_ranks
 
 IMAGE_FLAGS = ("singleton", "identity_suspect", "score_shift", "near_duplicate", "low_iq",
                "unreadable")

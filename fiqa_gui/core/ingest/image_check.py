@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from fiqa_gui.core.dataset import Dataset
 from fiqa_gui.core.errors import UserInputError
+from fiqa_gui.core.ingest.dataset import Dataset
 from fiqa_gui.core.progress import CancelToken, ProgressCallback, no_progress
 
 CHUNK = 256

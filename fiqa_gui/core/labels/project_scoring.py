@@ -12,15 +12,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fiqa_gui.core.anchored import AnchoredResult, anchored_quality, propose_anchors
-from fiqa_gui.core.diagnostics import Diagnostics, FlagParams, diagnose
-from fiqa_gui.core.progress import CancelToken, ProgressCallback, no_progress
-from fiqa_gui.core.quality_cues import (
+from fiqa_gui.core.labels.anchored import AnchoredResult, anchored_quality, propose_anchors
+from fiqa_gui.core.labels.diagnostics import Diagnostics, FlagParams, diagnose
+from fiqa_gui.core.labels.quality_cues import (
     low_information_similarity,
     model_free_quality,
     percentile_rank,
 )
-from fiqa_gui.core.ranking import cluster_members, descending_ranks
+from fiqa_gui.core.labels.ranking import cluster_members, descending_ranks
+from fiqa_gui.core.progress import CancelToken, ProgressCallback, no_progress
 from fiqa_gui.core.store import Project
 
 PER_IMAGE_EXTRAS = ("lowinfo", "strength", "certainty", "anchor_similarity", "is_anchor",
@@ -124,8 +124,8 @@ def score_project(project: Project, params=None, *, progress: ProgressCallback =
 
 
 def approved_anchors(project: Project, pl: ProjectLabels | None = None) -> dict[int, list[int]]:
-    """`seeds.approved_seeds`, keyed by cluster index instead of database cluster id."""
-    from fiqa_gui.core.seeds import approved_seeds
+    """`seed_queries.approved_seeds`, keyed by cluster index instead of database cluster id."""
+    from fiqa_gui.core.store.seed_queries import approved_seeds
 
     pl = pl or project_labels(project)
     index = {int(c): k for k, c in enumerate(pl.cluster_ids)}

@@ -26,7 +26,7 @@ def ensure_demo_project(folder: str | Path | None = None, *, seed: int = 0,
                         progress: ProgressCallback = no_progress) -> Path:
     """Return the demo project folder, generating data and project if they are not there yet."""
     from fiqa_gui.core.demo import generate_demo
-    from fiqa_gui.core.loading import load_data
+    from fiqa_gui.core.ingest.loading import load_data
     from fiqa_gui.core.store import Project
     from fiqa_gui.core.store.project import DB_NAME
 
@@ -53,7 +53,7 @@ def ensure_demo_project(folder: str | Path | None = None, *, seed: int = 0,
 
 
 def _score(project, seed: int, progress: ProgressCallback) -> None:
-    from fiqa_gui.core.project_scoring import score_project
+    from fiqa_gui.core.labels.project_scoring import score_project
     from fiqa_gui.core.scoring.pipeline import ScoringParams
 
     score_project(project, ScoringParams(seed=seed), progress=progress)

@@ -25,9 +25,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from fiqa_gui.core import clustering
 from fiqa_gui.core.errors import UserInputError
 from fiqa_gui.core.progress import CancelToken, ProgressCallback, no_progress
+from fiqa_gui.core.seedsets import clustering
 
 TIERS = ("high", "mid", "low")
 UNSCORED = "unscored"

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
-from fiqa_gui.core.dataset import Dataset
-from fiqa_gui.core.embeddings import load_embeddings, validate_embeddings
 from fiqa_gui.core.errors import UserInputError
-from fiqa_gui.core.image_check import check_files_exist, check_images_decode
-from fiqa_gui.core.image_folder import read_image_folder
-from fiqa_gui.core.manifest import read_manifest
+from fiqa_gui.core.ingest.dataset import Dataset
+from fiqa_gui.core.ingest.embeddings import load_embeddings, validate_embeddings
+from fiqa_gui.core.ingest.image_check import check_files_exist, check_images_decode
+from fiqa_gui.core.ingest.image_folder import read_image_folder
+from fiqa_gui.core.ingest.manifest import read_manifest
 from fiqa_gui.core.progress import CancelToken, ProgressCallback, no_progress
 
 

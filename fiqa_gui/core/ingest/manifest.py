@@ -11,8 +11,8 @@ import io
 import os
 from pathlib import Path
 
-from fiqa_gui.core.dataset import Dataset
 from fiqa_gui.core.errors import UserInputError
+from fiqa_gui.core.ingest.dataset import Dataset
 
 REQUIRED_COLUMNS = ("path", "cluster")
 

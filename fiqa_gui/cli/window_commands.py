@@ -1,0 +1,54 @@
+"""`demo` and `gui`: open the review window (or write its screenshot)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fiqa_gui.cli.common import EXIT_OK, progress_of, say
+
+
+def cmd_demo(args) -> int:
+    from fiqa_gui.core.demo.project import ensure_demo_project
+
+    folder = ensure_demo_project(args.folder, seed=args.seed, progress=progress_of(args))
+    say(f"demo project ready: {folder}")
+    if args.no_window:
+        print(folder)
+        return EXIT_OK
+    return _open_window(folder, args.screenshot, default_shot="fiqa-curator-demo.png")
+
+
+def cmd_gui(args) -> int:
+    return _open_window(args.project, args.screenshot, default_shot="fiqa-curator.png")
+
+
+def _open_window(project, screenshot, *, default_shot: str) -> int:
+    from fiqa_gui.gui.app import display_available, run_gui
+
+    if screenshot is None and not display_available(probe=True):
+        screenshot = Path(default_shot).absolute()
+        say(f"fiqa-gui: no display is available, so no window can open; writing a screenshot "
+             f"of it to {screenshot} instead")
+    rc = run_gui(project, screenshot=screenshot)
+    if screenshot is not None and rc == EXIT_OK:
+        say(f"wrote {screenshot}")
+    return rc
+
+
+def add_parsers(sub) -> None:
+    s = sub.add_parser("demo", help="generate the synthetic demo project (fixed seed)")
+    s.add_argument("--folder", default=None,
+                   help="where to put it (default: ~/.local/share/fiqa-curator/demo)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--screenshot", metavar="PNG",
+                   help="render the window offscreen to this PNG and exit")
+    s.add_argument("--no-window", action="store_true",
+                   help="only create (and score) the demo project, print its folder")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("gui", help="open the review window (the default command)")
+    s.add_argument("project", nargs="?", help="project folder to open")
+    s.add_argument("--screenshot", metavar="PNG",
+                   help="render the window offscreen to this PNG and exit")
+    s.set_defaults(func=cmd_gui)

@@ -1,0 +1,2 @@
+"""The curator's actions as undoable commands (apply / revert, one transaction each, audited):
+annotations, review state, moving and merging clusters, and the seed workflow."""

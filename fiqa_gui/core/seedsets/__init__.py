@@ -1,0 +1,2 @@
+"""Building seed sets: neighbour search, multi-threshold clustering into sub-clusters, and
+stratified sampling (tier × sub-cluster × attributes)."""
