@@ -1,10 +1,18 @@
 """Atomic, contained output: files and folders appear complete or not at all, never outside.
 
-Everything is written into a temporary sibling (`.NAME.XXXX.partial`) and renamed into place at the
-end; any exception — including `Cancelled` and Ctrl+C — removes the temporary and leaves the
-destination as it was. An existing destination is replaced only with `force=True`, and a folder
-only if it is empty or was written by this module (it carries `MARKER`), so `--force` can never
-wipe a folder of someone's images.
+The output rule, the same for every command (score, cluster, sample, export, erc, …):
+
+- an output is never a project's own file, nor any input of the project or of the command —
+  not even with `--force` (`guard_output(..., protected=...)`; links and hard links count);
+- an existing output is replaced only with `force=True`, and a folder only if it is empty or was
+  written by this module (it carries `MARKER`), so `--force` can never wipe a folder of images;
+- everything is written into a temporary sibling (`.NAME.XXXX.partial`) and renamed into place
+  at the end; any exception — including `Cancelled`, Ctrl+C and SIGTERM — removes the temporary
+  and leaves the destination as it was. The writer holds an OS lock on its temporary, so one
+  left by a killed process (SIGKILL, power cut) is recognised — same name pattern, lock free —
+  and removed by the next write to the same destination (`sweep_stale`).
+- files get the permissions the umask allows (0644 under umask 022), folders likewise, as any
+  program's output would — not the 0600 of a private temporary.
 
 File names built from user data go through `safe_name` + `NameDeduper` (no separators, no `..`,
 no control characters, no Windows-reserved names, bounded length, unique ignoring case) and
@@ -13,13 +21,15 @@ no control characters, no Windows-reserved names, bounded length, unique ignorin
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
+import stat
 import tempfile
 import unicodedata
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
@@ -95,6 +105,61 @@ def assert_inside(root: str | Path, path: str | Path) -> Path:
 
 
 # ----------------------------------------------------------------------------- destinations
+def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def _protected_hit(dest: Path, protected: Iterable[str | Path]) -> Path | None:
+    """The protected path that writing `dest` would destroy, or None.
+
+    A hit is `dest` itself (by name, through a symlink, or as a hard link of the same file), a
+    folder `dest` lies in, or a file inside a folder `dest`. A `dest` that does not exist cannot
+    destroy anything (a dangling link is replaced, not followed), so that case costs nothing.
+    """
+    if not (os.path.exists(dest) or os.path.islink(dest)):
+        return None
+    real = os.path.realpath(dest)
+    try:
+        st = os.stat(dest)
+    except OSError:
+        st = None
+    for p in protected:
+        p_real = os.path.realpath(p)
+        if real == p_real or _inside(real, p_real) or _inside(p_real, real):
+            return Path(p)
+        if st is not None and stat.S_ISREG(st.st_mode):
+            try:
+                if _same_file(st, os.stat(p)):
+                    return Path(p)
+            except OSError:
+                pass
+    return None
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def guard_output(dest: str | Path, *, force: bool = False, kind: str = "file",
+                 protected: Iterable[str | Path] = ()) -> Path:
+    """Check `dest` against the output rule (module docstring); return it as an absolute path.
+
+    `protected`: the paths no output may be — a project's own files (`Project.protected_paths`)
+    and the inputs of the project and of this command (manifest, embeddings, head, images).
+    Refused even with `force`. An existing `dest` is refused without `force`; with it, a file
+    that is a folder or a data file (`PROTECTED_SUFFIXES`), or a folder not written by us, is
+    still refused. Raises `UserInputError` (exit 2, one line) naming `dest`.
+    """
+    dest = Path(dest).absolute()
+    hit = _protected_hit(dest, protected)
+    if hit is not None:
+        raise UserInputError(
+            f"refusing to write the output there: it would replace {hit}, an input or part of "
+            "the project (never replaced, even with --force)", file=dest,
+            fix="give the output a new path of its own.")
+    return check_destination(dest, force=force, kind=kind)
+
+
 def check_destination(dest: str | Path, *, force: bool, kind: str) -> Path:
     """Refuse an existing destination unless `force` (and, for folders, unless it is ours)."""
     dest = Path(dest).absolute()
@@ -132,53 +197,184 @@ def _prepare_parent(dest: Path) -> None:
                              file=dest.parent, fix="choose a folder you can write to.") from None
 
 
+def write_error(err: OSError, dest: Path) -> UserInputError:
+    """The one-line message for an OS error while writing `dest` (full disk, read-only, …)."""
+    if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return UserInputError(f"not enough space to write the output ({err.strerror}); nothing "
+                              "was written", file=dest,
+                              fix="free some disk space, or write to another drive.")
+    return UserInputError(f"cannot write the output ({err.strerror or err}); nothing was "
+                          "written", file=dest, fix="choose a folder you can write to.")
+
+
+# ----------------------------------------------------------------------------- modes, leftovers
+def current_umask() -> int:
+    """The process umask, read without changing it where the OS allows (Linux /proc)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: read by setting and restoring (start-up, one thread)
+    os.umask(mask)
+    return mask
+
+
+def public_mode(path: str | Path, *, folder: bool = False) -> None:
+    """Give a temporary file (0600) or folder (0700) the mode a normal output would get."""
+    if os.name != "posix":
+        return
+    try:
+        os.chmod(path, (0o777 if folder else 0o666) & ~current_umask())
+    except OSError:
+        pass
+
+
+def hold_temporary(path: Path, *, folder: bool = False) -> int | None:
+    """Take an exclusive OS lock on a temporary we made, so a sweeper knows it is in use."""
+    if os.name != "posix":
+        return None
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | (os.O_DIRECTORY if folder else 0))
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return fd
+    except OSError:
+        return None
+
+
+def release_temporary(fd: int | None) -> None:
+    if fd is not None:
+        os.close(fd)  # closing the last descriptor drops the flock
+
+
+def is_abandoned(path: str | Path) -> bool:
+    """True when nobody holds the lock of a temporary (its writer died); False if in use."""
+    path = Path(path)
+    if os.name != "posix":  # Windows: an open file cannot be deleted, which is the test
+        return True
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def sweep_stale(folder: str | Path, prefix: str, suffixes: tuple[str, ...]) -> list[Path]:
+    """Remove temporaries that a killed writer left in `folder`: names `prefix*SUFFIX` made by
+    this program, whose lock nobody holds. Returns what was removed."""
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        name = entry.name
+        if not (name.startswith(prefix) and name.endswith(suffixes)):
+            continue
+        path = Path(entry.path)
+        if entry.is_symlink() or not is_abandoned(path):
+            continue
+        if name.endswith(".old") and not (path / MARKER).is_file():
+            continue  # an `.old` folder is removed only when it is one of our exports
+        _remove(path)
+        removed.append(path)
+    return removed
+
+
+def _temp_prefix(dest: Path) -> str:
+    return f".{dest.name[:60]}."
+
+
+# ----------------------------------------------------------------------------- writers
 @contextmanager
 def atomic_file(dest: str | Path, *, force: bool = False, binary: bool = False,
-                encoding: str = "utf-8", newline: str | None = "") -> Iterator[IO]:
-    """Open a temporary sibling of `dest` for writing; rename it over `dest` on success."""
-    dest = check_destination(dest, force=force, kind="file")
+                encoding: str = "utf-8", newline: str | None = "",
+                protected: Iterable[str | Path] = ()) -> Iterator[IO]:
+    """Open a temporary sibling of `dest` for writing; rename it over `dest` on success.
+
+    `dest` is checked by `guard_output` before and again just before the rename. A full disk or
+    a read-only folder raises `UserInputError`, with the temporary removed.
+    """
+    protected = list(protected)
+    dest = guard_output(dest, force=force, kind="file", protected=protected)
     _prepare_parent(dest)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name[:60]}.", suffix=".partial", dir=dest.parent)
+    sweep_stale(dest.parent, _temp_prefix(dest), (".partial",))
     try:
+        fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(dest), suffix=".partial",
+                                   dir=dest.parent)
+    except OSError as err:
+        raise write_error(err, dest) from None
+    held = hold_temporary(Path(tmp))
+    try:
+        public_mode(tmp)
         mode = "wb" if binary else "w"
         kwargs = {} if binary else {"encoding": encoding, "newline": newline}
         with os.fdopen(fd, mode, **kwargs) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        check_destination(dest, force=force, kind="file")  # appeared meanwhile?
+        guard_output(dest, force=force, kind="file", protected=protected)  # appeared meanwhile?
         os.replace(tmp, dest)
         _fsync_dir(dest.parent)
+    except OSError as err:
+        _remove(Path(tmp))
+        raise write_error(err, dest) from None
     except BaseException:
         _remove(Path(tmp))
         raise
+    finally:
+        release_temporary(held)
 
 
 @contextmanager
-def atomic_dir(dest: str | Path, *, force: bool = False,
-               marker: dict | None = None) -> Iterator[Path]:
+def atomic_dir(dest: str | Path, *, force: bool = False, marker: dict | None = None,
+               protected: Iterable[str | Path] = ()) -> Iterator[Path]:
     """Yield an empty temporary sibling folder of `dest`; move it to `dest` on success."""
-    dest = check_destination(dest, force=force, kind="dir")
+    protected = list(protected)
+    dest = guard_output(dest, force=force, kind="dir", protected=protected)
     _prepare_parent(dest)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name[:60]}.", suffix=".partial",
-                                dir=dest.parent))
+    sweep_stale(dest.parent, _temp_prefix(dest), (".partial", ".old"))
     try:
+        tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(dest), suffix=".partial",
+                                    dir=dest.parent))
+    except OSError as err:
+        raise write_error(err, dest) from None
+    held = hold_temporary(tmp, folder=True)
+    try:
+        public_mode(tmp, folder=True)
         yield tmp
         (tmp / MARKER).write_text(json.dumps(marker or {}, indent=1, sort_keys=True),
                                   encoding="utf-8")
-        check_destination(dest, force=force, kind="dir")
+        guard_output(dest, force=force, kind="dir", protected=protected)
         _swap_in(tmp, dest)
         _fsync_dir(dest.parent)
+    except OSError as err:
+        _remove(tmp)
+        raise write_error(err, dest) from None
     except BaseException:
         _remove(tmp)
         raise
+    finally:
+        release_temporary(held)
 
 
 def _swap_in(tmp: Path, dest: Path) -> None:
     if not dest.exists():
         os.rename(tmp, dest)
         return
-    old = dest.parent / f".{dest.name[:60]}.{uuid.uuid4().hex[:8]}.old"
+    old = dest.parent / f"{_temp_prefix(dest)}{uuid.uuid4().hex[:8]}.old"
     os.rename(dest, old)
     try:
         os.rename(tmp, dest)

@@ -1,8 +1,10 @@
 """A project folder: `project.sqlite` + `embeddings.npy` (or a reference to one) + `thumbnails/`.
 
 Image files are referenced by path and never modified; the database holds paths, never pixels.
-A project is built in a temporary sibling folder and renamed into place, so a failed or cancelled
-`init` never leaves a half-written project behind.
+A project is built in a temporary sibling folder (`.NAME.creating-XXXX`, locked by its writer)
+and renamed into place, so a failed, cancelled or terminated `init` never leaves a half-written
+project behind; one left by a killed `init` is removed by the next `init` of the same name.
+Out of space anywhere during `init` is a one-line `ProjectError`, the staging folder removed.
 """
 
 from __future__ import annotations
@@ -13,24 +15,45 @@ import os
 import shutil
 import sqlite3
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from fiqa_gui import __version__
-from fiqa_gui.core.errors import UserInputError
+from fiqa_gui.core.atomic_output import (
+    hold_temporary,
+    public_mode,
+    release_temporary,
+    sweep_stale,
+)
+from fiqa_gui.core.errors import UserInputError, os_error_as_user_error
 from fiqa_gui.core.ingest.dataset import Dataset
 from fiqa_gui.core.ingest.loading import LoadedData
 from fiqa_gui.core.progress import CancelToken, ProgressCallback, no_progress
 from fiqa_gui.core.store.lock import ProjectLock
-from fiqa_gui.core.store.schema import SCHEMA_VERSION, migrate, stored_version, transaction
+from fiqa_gui.core.store.schema import (
+    SCHEMA_VERSION,
+    SchemaVersionError,
+    migrate,
+    stored_version,
+    transaction,
+)
 
 DB_NAME = "project.sqlite"
 EMBEDDINGS_NAME = "embeddings.npy"
 THUMBNAILS_DIR = "thumbnails"
 SCORE_COLUMNS = ("sdd", "sdd_signed", "cr", "ccs", "nnccs", "iq", "quality")
 COPY_CHUNK_ROWS = 65536
+STAGING_INFIX = ".creating-"
+_last_database: Path | None = None  # the database the process opened last, for error messages
+
+
+def last_opened_database() -> Path | None:
+    """The `project.sqlite` this process opened most recently (names the file in messages about
+    errors SQLite raises later, e.g. a damaged page met in the middle of a query)."""
+    return _last_database
 
 
 class ProjectError(UserInputError):
@@ -59,7 +82,8 @@ class RunInfo:
     note: str | None
 
 
-def _connect(db_path: Path, read_only: bool = False) -> sqlite3.Connection:
+def _connect(db_path: Path, read_only: bool = False, *, configure: bool = True
+             ) -> sqlite3.Connection:
     if read_only:
         mode = "mode=ro"
         wal = db_path.with_name(db_path.name + "-wal")
@@ -72,12 +96,18 @@ def _connect(db_path: Path, read_only: bool = False) -> sqlite3.Connection:
                                check_same_thread=False)
     else:
         conn = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        # FULL: a curator's saved action survives a power cut, not only a crash of the app.
-        conn.execute("PRAGMA synchronous=FULL")
+        if configure:
+            _configure_writable(conn)
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=5000")
     return conn
+
+
+def _configure_writable(conn: sqlite3.Connection) -> None:
+    """WAL mode (this writes the file: only for a database known to be a project)."""
+    conn.execute("PRAGMA journal_mode=WAL")
+    # FULL: a curator's saved action survives a power cut, not only a crash of the app.
+    conn.execute("PRAGMA synchronous=FULL")
 
 
 def _nullable(x) -> float | None:
@@ -109,24 +139,29 @@ class Project:
             raise ProjectError("the folder exists and is not empty", file=folder,
                                fix="choose a new or empty folder for the project.")
         parent = folder.parent
+        prefix = f".{folder.name}{STAGING_INFIX}"
         try:
             parent.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.creating-", dir=parent))
+            sweep_stale(parent, prefix, ("",))  # left by a killed init of this project
+            staging = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
         except OSError as err:
             raise ProjectError(f"cannot create the project folder ({err.strerror})", file=folder,
-                               fix="choose a folder you can write to.") from None
+                               fix="choose a folder you can write to (with free space).") from None
+        held = hold_temporary(staging, folder=True)
         try:
+            public_mode(staging, folder=True)
             cls._write(staging, data, copy_embeddings, progress, cancel)
             if folder.exists():
                 folder.rmdir()  # empty, checked above
             os.replace(staging, folder)
-        except OSError as err:
+        except (OSError, sqlite3.OperationalError) as err:  # full disk, read-only, I/O
             shutil.rmtree(staging, ignore_errors=True)
-            raise ProjectError(f"cannot write the project ({err.strerror or err})", file=folder,
-                               fix="check free disk space and write permission.") from None
+            raise _creation_error(err, folder) from None
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+        finally:
+            release_temporary(held)
         return cls.open(folder)
 
     @staticmethod
@@ -134,6 +169,7 @@ class Project:
                progress: ProgressCallback, cancel: CancelToken | None) -> None:
         ds = data.dataset
         (folder / THUMBNAILS_DIR).mkdir()
+        public_mode(folder / THUMBNAILS_DIR, folder=True)
         meta = {
             "app_version": __version__,
             "image_root": str(ds.root),
@@ -211,14 +247,32 @@ class Project:
                     f"the project is open in another FIQA Curator"
                     f"{f' (process {pid})' if pid else ''}", file=folder,
                     fix="close it there, or open this one read-only.")
+        conn = None
         try:
-            conn = _connect(db, read_only=read_only)
+            _check_header(db)
+            # the version is read before anything is configured: a file that is not a
+            # project (empty, foreign) must be refused unchanged, never migrated
+            conn = _connect(db, read_only=read_only, configure=False)
             version = stored_version(conn)
-        except sqlite3.DatabaseError as err:
+            if version == 0:
+                raise ProjectError(
+                    "project.sqlite holds no FIQA Curator project (an empty or foreign "
+                    "database); it was not changed", file=db,
+                    fix="restore the project folder from a backup, or create it again.")
+            if not read_only:
+                _configure_writable(conn)
+        except (sqlite3.DatabaseError, SchemaVersionError, ProjectError) as err:
+            if conn is not None:
+                conn.close()
             if lock is not None:
                 lock.release()
-            raise ProjectError(f"the project database cannot be read ({err})", file=db,
+            if isinstance(err, ProjectError):
+                raise
+            raise ProjectError(f"the project database cannot be read ({err}); it was not "
+                               "changed", file=db,
                                fix="restore the project folder from a backup.") from None
+        global _last_database
+        _last_database = db
         if version > SCHEMA_VERSION:
             conn.close()
             if lock is not None:
@@ -233,7 +287,12 @@ class Project:
                 raise ProjectError(
                     f"the project uses an older schema (version {version}) and must be upgraded,"
                     " which needs write access", file=db, fix="open it once with write access.")
-            migrate(conn)
+            try:
+                migrate(conn)
+            except BaseException:
+                conn.close()
+                lock.release()
+                raise
         return cls(folder, conn, read_only, lock)
 
     def close(self) -> None:
@@ -293,14 +352,87 @@ class Project:
         return p if p.is_absolute() else self.folder / p
 
     def embeddings(self) -> np.ndarray | None:
-        """The embeddings, memory-mapped read-only (rows = image ids)."""
+        """The embeddings, memory-mapped read-only (rows = image ids).
+
+        Checked like any input (a numpy float N×d array, not truncated), and against the
+        project: one row per image and the dimension it was created with, so a file swapped in
+        from another model or data set is refused instead of scored.
+        """
+        from fiqa_gui.core.ingest.embeddings import load_embeddings
+
         p = self.embeddings_path()
         if p is None:
             return None
         if not p.is_file():
             raise ProjectError("the project's embeddings file is missing", file=p,
                                fix="restore it, or create the project again.")
-        return np.load(p, mmap_mode="r", allow_pickle=False)
+        arr = load_embeddings(p)
+        n = self.image_count()
+        dim = self.meta().get("embedding_dim")
+        restore = "restore the project's own embeddings file, or create the project again."
+        if arr.shape[0] != n:
+            raise ProjectError(f"the project's embeddings have {arr.shape[0]} rows but the "
+                               f"project has {n} images (the file was replaced?)", file=p,
+                               fix=restore)
+        if dim and dim.isdigit() and arr.shape[1] != int(dim):
+            raise ProjectError(f"the project's embeddings have {arr.shape[1]} dimensions but "
+                               f"the project was created with {dim} (another model's file?)",
+                               file=p, fix=restore)
+        return arr
+
+    def protected_paths(self, *, images: bool = True) -> Iterator[Path]:
+        """What no output may replace (`atomic_output.guard_output`): the project folder and
+        everything in it, its embeddings (also one referenced in place), the manifest or image
+        folder and embeddings it was made from, and (with `images`) every image file."""
+        meta = self.meta()
+        yield self.folder
+        emb = self.embeddings_path()
+        if emb is not None:
+            yield emb
+        for key in ("embeddings_source", "source_path"):
+            if meta.get(key):
+                yield Path(meta[key])
+        if images:
+            root = Path(meta.get("image_root", self.folder))
+            for (path,) in self.conn.execute("SELECT path FROM images ORDER BY id"):
+                p = Path(path)
+                yield p if p.is_absolute() else root / p
+
+    def missing_images(self) -> tuple[int, int, Path | None]:
+        """(missing, total, first missing path): image files not found under the image root."""
+        ds = self.dataset()
+        missing = [p for p in ds.absolute_paths() if not p.is_file()]
+        return len(missing), len(ds), (missing[0] if missing else None)
+
+    def relocate_images(self, new_root: str | Path) -> tuple[int, int]:
+        """Point the project at the folder its images moved to; return (found, relative paths).
+
+        Relative image paths are read from the image root; it changes in one transaction with an
+        audit-log entry. Refused when none of the images are found under `new_root`.
+        """
+        if self.read_only:
+            raise ProjectNotWritable("the project is open read-only", file=self.folder,
+                                     fix="close it in the other FIQA Curator first.")
+        new_root = Path(new_root).absolute()
+        if not new_root.is_dir():
+            raise ProjectError("the new image folder does not exist", file=new_root,
+                               fix="give the folder the images now live in.")
+        rel = [p for (p,) in self.conn.execute("SELECT path FROM images ORDER BY id")
+               if not Path(p).is_absolute()]
+        found = sum((new_root / p).is_file() for p in rel)
+        if rel and not found:
+            raise ProjectError(f"none of the project's {len(rel)} images are under this folder "
+                               f"(first expected: {new_root / rel[0]})", file=new_root,
+                               fix="give the folder that holds the cluster sub-folders.")
+        old = self.meta().get("image_root", "")
+        with transaction(self.conn):
+            self.conn.execute("UPDATE meta SET value = ? WHERE key = 'image_root'",
+                              (str(new_root),))
+            self.conn.execute(
+                "INSERT INTO audit_log(action, before_json, after_json) VALUES "
+                "('relocate_images', ?, ?)", (json.dumps({"image_root": old}),
+                                              json.dumps({"image_root": str(new_root)})))
+        return found, len(rel)
 
     def clusters(self) -> list[tuple[int, str, int, str]]:
         """(id, name, size, review_state) for every cluster, in id (= sorted name) order."""
@@ -424,13 +556,57 @@ class Project:
 
 def _copy_array(src: np.ndarray, dst: Path, progress: ProgressCallback,
                 cancel: CancelToken | None) -> None:
-    """Copy an (often memory-mapped) array into a new .npy in chunks, never loading it whole."""
-    out = np.lib.format.open_memmap(dst, mode="w+", dtype=src.dtype, shape=src.shape)
+    """Copy an (often memory-mapped) array into a new .npy in chunks, never loading it whole.
+
+    Written with plain `write` calls, not through a memory map: on a full disk a write into a
+    sparse mapped file kills the process with SIGBUS, while `write` raises ENOSPC.
+    """
+    header = {"descr": np.lib.format.dtype_to_descr(src.dtype), "fortran_order": False,
+              "shape": tuple(int(d) for d in src.shape)}
     n = src.shape[0]
-    for start in range(0, n, COPY_CHUNK_ROWS):
-        if cancel is not None:
-            cancel.check()
-        out[start:start + COPY_CHUNK_ROWS] = src[start:start + COPY_CHUNK_ROWS]
-        progress(min(n, start + COPY_CHUNK_ROWS), n, "copying embeddings")
-    out.flush()
-    del out
+    with open(dst, "xb") as f:
+        np.lib.format.write_array_header_1_0(f, header)
+        for start in range(0, n, COPY_CHUNK_ROWS):
+            if cancel is not None:
+                cancel.check()
+            f.write(np.ascontiguousarray(src[start:start + COPY_CHUNK_ROWS]).data)
+            progress(min(n, start + COPY_CHUNK_ROWS), n, "copying embeddings")
+        f.flush()
+        os.fsync(f.fileno())
+    public_mode(dst)
+
+
+def _check_header(db: Path) -> None:
+    """Refuse an empty or non-SQLite `project.sqlite` before SQLite opens (and alters) it."""
+    try:
+        with open(db, "rb") as f:
+            head = f.read(16)
+    except OSError as err:
+        raise ProjectError(f"the project database cannot be read ({err.strerror})", file=db,
+                           fix="check the file's permissions.") from None
+    if not head:
+        raise ProjectError("project.sqlite is empty (0 bytes); it was not changed", file=db,
+                           fix="restore the project folder from a backup, or create it again.")
+    if head != b"SQLite format 3\x00":
+        raise ProjectError("the project database cannot be read: project.sqlite is not an "
+                           "SQLite database; it was not changed",
+                           file=db, fix="restore the project folder from a backup.")
+
+
+def _creation_error(err: Exception, folder: Path) -> ProjectError:
+    if isinstance(err, OSError):
+        mapped = os_error_as_user_error(err, folder)
+        if mapped is not None:
+            return ProjectError(mapped.message + "; the partly written project was removed",
+                                file=folder, fix=mapped.fix)
+        return ProjectError(f"cannot write the project ({err.strerror or err}); the partly "
+                            "written project was removed", file=folder,
+                            fix="check free disk space and write permission.")
+    text = str(err)
+    if "full" in text.lower():
+        return ProjectError("not enough disk space for the project database; the partly "
+                            "written project was removed", file=folder,
+                            fix="free some disk space, or create the project on another drive.")
+    return ProjectError(f"cannot write the project database ({text}); the partly written "
+                        "project was removed", file=folder,
+                        fix="check free disk space and write permission.")

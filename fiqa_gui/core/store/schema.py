@@ -133,8 +133,20 @@ V3 = [
     "CREATE INDEX flag_details_flag ON flag_details(run_id, flag)",
 ]
 
-MIGRATIONS: list[list[str]] = [V1, V2, V3]  # MIGRATIONS[k] brings version k to version k + 1
+V4 = [
+    # `INSERT OR REPLACE` deletes the old row without firing the delete trigger (recursive
+    # triggers are off): refuse any insert that names an id the log already holds.
+    """CREATE TRIGGER audit_log_no_replace BEFORE INSERT ON audit_log
+       WHEN NEW.id IS NOT NULL AND EXISTS (SELECT 1 FROM audit_log WHERE id = NEW.id)
+       BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END""",
+]
+
+MIGRATIONS: list[list[str]] = [V1, V2, V3, V4]  # MIGRATIONS[k] brings version k to version k + 1
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class SchemaVersionError(ValueError):
+    """The schema_version table holds something that is not a version number."""
 
 
 def stored_version(conn: sqlite3.Connection) -> int:
@@ -143,8 +155,11 @@ def stored_version(conn: sqlite3.Connection) -> int:
         "SELECT name FROM sqlite_master WHERE type='table' AND name='schema_version'").fetchone()
     if row is None:
         return 0
-    value = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
-    return int(value or 0)
+    values = [v for (v,) in conn.execute("SELECT version FROM schema_version")]
+    bad = [v for v in values if not isinstance(v, int) or isinstance(v, bool) or v < 1]
+    if bad:
+        raise SchemaVersionError(f"the schema version {bad[0]!r} is not a version number")
+    return max(values, default=0)
 
 
 @contextmanager
