@@ -14,6 +14,7 @@ import traceback
 from fiqa_gui import __version__
 from fiqa_gui.cli import (
     cluster_command,
+    erc_command,
     export_command,
     project_commands,
     sample_command,
@@ -24,7 +25,7 @@ from fiqa_gui.cli.common import EXIT_BAD_INPUT, EXIT_CANCELLED, EXIT_INTERNAL, s
 from fiqa_gui.core.errors import Cancelled, UserInputError
 
 COMMAND_MODULES = (project_commands, score_command, cluster_command, sample_command,
-                   export_command, window_commands)
+                   export_command, erc_command, window_commands)
 """Each adds its subcommands to the parser (`add_parsers(sub)`); a new command is a new module."""
 
 
