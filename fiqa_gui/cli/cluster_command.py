@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fiqa_gui.cli.common import EXIT_OK, floats, progress_of, say
+from fiqa_gui.cli.common import EXIT_OK, floats, positive_int, progress_of, say, seed_arg
 from fiqa_gui.core.errors import UserInputError
 
 
@@ -51,9 +51,11 @@ def add_parsers(sub) -> None:
     s.add_argument("--out", metavar="CSV", help="manifest to write (path,cluster)")
     s.add_argument("--threshold", type=float, default=0.5,
                    help="cosine threshold for identity clusters of a plain folder")
-    s.add_argument("--k", type=int, default=16, help="neighbours per image (default 16)")
+    s.add_argument("--k", type=positive_int("--k"), default=16,
+                   help="neighbours per image (default 16)")
     s.add_argument("--index", choices=("auto", "exact", "ivf", "hnsw"), default="auto")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--force", action="store_true", help="overwrite --out")
+    s.add_argument("--seed", type=seed_arg, default=0)
+    s.add_argument("--force", action="store_true",
+                   help="replace an existing --out (never an input: images, embeddings)")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_cluster)

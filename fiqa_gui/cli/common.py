@@ -3,15 +3,55 @@ lists."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 
-from fiqa_gui.core.errors import UserInputError
+from fiqa_gui.core.errors import UserInputError, one_line
 
-EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_CANCELLED = 0, 1, 2, 130
+EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_CANCELLED, EXIT_TERMINATED = 0, 1, 2, 130, 143
+SEED_MAX = 2**63 - 1
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (what is wrong, where to read more), exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see '{self.prog} --help')\n")
+
+
+def seed_arg(text: str) -> int:
+    """An argparse type for --seed: an integer 0 ≤ seed < 2**63, checked before any work."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seed expects a whole number (got {text!r})") \
+            from None
+    if not 0 <= value <= SEED_MAX:
+        raise argparse.ArgumentTypeError(
+            f"--seed must be between 0 and 2**63-1 (got {text}); e.g. --seed 0")
+    return value
+
+
+def positive_int(option: str):
+    """An argparse type for counts such as --workers and --k: an integer ≥ 1."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{option} expects a whole number (got {text!r})") \
+                from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{option} must be at least 1 (got {value})")
+        return value
+
+    return parse
 
 
 def say(msg: str) -> None:
-    print(msg, file=sys.stderr)
+    try:
+        print(msg, file=sys.stderr)
+    except (BrokenPipeError, ValueError):  # stderr closed too: nothing left to tell
+        pass
 
 
 def progress_of(args):

@@ -13,6 +13,8 @@ def cmd_export(args) -> int:
         reports = export_command(
             project, csv_path=args.csv, jsonl_path=args.jsonl, tree=args.tree, link=args.link,
             labels=args.labels, audit=args.audit, run_id=args.run, include=args.include,
+            label_paths=args.label_paths,
+            on_whitespace="skip" if args.skip_whitespace else "error",
             force=args.force, progress=progress_of(args))
     for r in reports:
         skipped = f", {r.skipped} skipped" if r.skipped else ""
@@ -31,10 +33,17 @@ def add_parsers(sub) -> None:
     s.add_argument("--link", choices=("copy", "hardlink", "symlink"), default="copy")
     s.add_argument("--labels", metavar="FILE",
                    help="corrected quality labels of every image: path<TAB>label")
+    s.add_argument("--label-paths", choices=("absolute", "relative"), default="absolute",
+                   help="image paths in --labels: absolute (default) or relative to the image "
+                   "root")
+    s.add_argument("--skip-whitespace", action="store_true",
+                   help="leave images whose path contains whitespace out of --labels (the "
+                   "SDD-FIQA list reader splits lines on whitespace) instead of refusing")
     s.add_argument("--audit", metavar="FILE", help="the audit log as CSV")
     s.add_argument("--run", type=int, help="scoring run to export (default: latest)")
     s.add_argument("--include", default="approved",
                    help="seed states to export (default: approved)")
-    s.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    s.add_argument("--force", action="store_true",
+                   help="replace existing outputs (never a project file or an input)")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_export)

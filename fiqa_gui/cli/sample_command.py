@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fiqa_gui.cli.common import EXIT_OK, floats, progress_of, say
+from fiqa_gui.cli.common import EXIT_OK, floats, progress_of, say, seed_arg
 from fiqa_gui.core.errors import UserInputError
 
 
@@ -18,14 +18,30 @@ def _quotas(text: str) -> dict:
     return out
 
 
+def _level(text: str | None):
+    if text in (None, "auto"):
+        return text
+    try:
+        level = int(text)
+    except ValueError:
+        raise UserInputError(f"--level expects 'auto' or a level number (got {text!r})",
+                             fix="e.g. --level auto or --level 1; "
+                                 "'fiqa-gui cluster PROJECT' lists the levels.") from None
+    if level < 0:
+        raise UserInputError(f"--level must be 0 or more (got {level})",
+                             fix="e.g. --level auto or --level 1.")
+    return level
+
+
 def cmd_sample(args) -> int:
+    from fiqa_gui.core.atomic_output import guard_output
     from fiqa_gui.core.curation import seeds
     from fiqa_gui.core.seedsets.sampling import DEFAULT_QUOTAS, SamplingParams, propose_seeds
     from fiqa_gui.core.store import Project
 
     quotas = dict(DEFAULT_QUOTAS)
     quotas.update(_quotas(args.quotas or ""))
-    level = args.level if args.level in (None, "auto") else int(args.level)
+    level = _level(args.level)
     params = SamplingParams(
         quotas=quotas, tier_mode=args.tier_mode,
         thresholds=floats(args.thresholds, "--thresholds") if args.thresholds else None,
@@ -33,6 +49,9 @@ def cmd_sample(args) -> int:
         attributes=tuple(a for a in (args.attributes or "").split(",") if a),
         seed=args.seed)
     with Project.open(args.project) as project:
+        protected = list(project.protected_paths())
+        if args.coverage:
+            guard_output(args.coverage, force=args.force, protected=protected)
         names = {name: cid for cid, name, _, _ in project.clusters()}
         cluster_ids = None
         if args.clusters:
@@ -51,7 +70,8 @@ def cmd_sample(args) -> int:
                 print(f"  {tier:9s} picked {row['picked']:6d} of {row['wanted']:6d} wanted "
                       f"({row['available']} available)")
         if args.coverage:
-            _write_rows(args.coverage, proposal.coverage_rows())
+            _write_rows(args.coverage, proposal.coverage_rows(), force=args.force,
+                        protected=protected)
             say(f"wrote {args.coverage}")
         if args.approve and picked:
             seeds.approve_images(project, picked).apply(project)
@@ -68,12 +88,12 @@ def cmd_sample(args) -> int:
     return EXIT_OK
 
 
-def _write_rows(path: str, rows: list[dict]) -> None:
+def _write_rows(path: str, rows: list[dict], *, force: bool, protected: list) -> None:
     import csv
 
     from fiqa_gui.core.atomic_output import atomic_file
 
-    with atomic_file(path) as f:
+    with atomic_file(path, force=force, protected=protected) as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["cluster_id"])
         w.writeheader()
         w.writerows(rows)
@@ -89,8 +109,9 @@ def add_parsers(sub) -> None:
     s.add_argument("--tier-mode", choices=("quantile", "global"), default="quantile")
     s.add_argument("--thresholds", help="global tier thresholds low,high (e.g. 40,70)")
     s.add_argument("--clusters", help="only these clusters (comma-separated names)")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=seed_arg, default=0)
     s.add_argument("--coverage", metavar="CSV", help="write the per-stratum coverage report")
+    s.add_argument("--force", action="store_true", help="replace an existing --coverage file")
     s.add_argument("--approve", action="store_true", help="approve every proposed image")
     s.add_argument("--approve-sets", action="store_true",
                    help="approve the clusters' seed sets as well")

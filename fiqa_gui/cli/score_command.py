@@ -1,10 +1,15 @@
-"""`score`: SDD, CR, image cues, flags and quality, into a project run or a CSV."""
+"""`score`: SDD, CR, image cues, flags and quality, into a project run or a CSV.
+
+Everything the user gave is checked before the computation starts (numbers, the --out path
+against the output rule, the images being where the project expects them), so a mistake costs
+seconds, not the whole run.
+"""
 
 from __future__ import annotations
 
 import time
 
-from fiqa_gui.cli.common import EXIT_OK, progress_of, say
+from fiqa_gui.cli.common import EXIT_OK, positive_int, progress_of, say, seed_arg
 from fiqa_gui.core.errors import UserInputError
 
 
@@ -21,7 +26,23 @@ def _scoring_params(args):
                          image_cues=not args.no_image_cues, workers=args.workers)
 
 
+def _check_images_present(project) -> None:
+    """Refuse to score pixels of a project whose images all moved; warn when some are gone."""
+    missing, total, first = project.missing_images()
+    root = project.meta().get("image_root", "")
+    if total and missing == total:
+        raise UserInputError(
+            f"none of the project's {total} image files are found (first: {first}); the "
+            f"images were moved from {root}?", file=project.folder,
+            fix=f"point the project at their new folder: fiqa-gui relocate {project.folder} "
+                "NEW_FOLDER (or score without pixels: --no-image-cues).")
+    if missing:
+        say(f"warning: {missing} of {total} image files are missing (first: {first}); they "
+            "are scored without image cues and marked unreadable")
+
+
 def cmd_score(args) -> int:
+    from fiqa_gui.core.atomic_output import guard_output
     from fiqa_gui.core.export.score_table import write_scores_csv
     from fiqa_gui.core.progress import CancelToken
 
@@ -35,6 +56,11 @@ def cmd_score(args) -> int:
         from fiqa_gui.core.store import Project
 
         with Project.open(args.project) as project:
+            protected = [*project.protected_paths(), *([args.head] if args.head else [])]
+            if args.out:
+                guard_output(args.out, force=args.force, protected=protected)
+            if params.image_cues:
+                _check_images_present(project)
             run_id = score_project(project, params, progress=progress, cancel=cancel)
             run = next(r for r in project.runs() if r.id == run_id)
             say(f"stored run #{run_id} in {project.folder} ({run.device}, "
@@ -44,7 +70,8 @@ def cmd_score(args) -> int:
                 s = project.scores(run_id)
                 extra = {k: v for k, v in s.items() if k != "flags" and k not in
                          ("sdd", "sdd_signed", "cr", "ccs", "nnccs", "iq", "quality")}
-                write_scores_csv(args.out, ds.paths, ds.clusters, s, s["flags"], extra)
+                write_scores_csv(args.out, ds.paths, ds.clusters, s, s["flags"], extra,
+                                 force=args.force, protected=protected)
                 say(f"wrote {args.out}")
         return EXIT_OK
     if not (args.manifest and args.embeddings and args.out):
@@ -54,9 +81,14 @@ def cmd_score(args) -> int:
     from fiqa_gui.core.labels.project_scoring import finish_scores
     from fiqa_gui.core.scoring.pipeline import score_dataset
 
+    inputs = [args.manifest, args.embeddings, *([args.head] if args.head else [])]
+    guard_output(args.out, force=args.force, protected=inputs)
     t0 = time.perf_counter()
     data = load_data(manifest=args.manifest, embeddings=args.embeddings,
                      check_images=params.image_cues, decode_images=False, progress=progress)
+    protected = [*inputs, data.dataset.source_path or args.manifest,
+                 *data.dataset.absolute_paths()]
+    guard_output(args.out, force=args.force, protected=protected)
     for w in data.dataset.warnings:
         say(f"warning: {w}")
     ds = data.dataset
@@ -72,7 +104,8 @@ def cmd_score(args) -> int:
              zip(result.flags, diag.row_flags(ds.labels), strict=True)]
     extra = dict(getattr(result, "cues", {}) or {})
     extra.update({"lowinfo": lowinfo, "strength": anchored.strength})
-    write_scores_csv(args.out, ds.paths, ds.clusters, columns, flags, extra)
+    write_scores_csv(args.out, ds.paths, ds.clusters, columns, flags, extra, force=args.force,
+                     protected=protected)
     say(f"wrote {args.out}: {len(ds)} rows ({result.device}, "
          f"{time.perf_counter() - t0:.1f} s)")
     return EXIT_OK
@@ -83,10 +116,12 @@ def add_parsers(sub) -> None:
     s.add_argument("project", nargs="?", help="project folder (stores a new run)")
     s.add_argument("--manifest", metavar="CSV", help="stand-alone: manifest to score")
     s.add_argument("--embeddings", metavar="NPY", help="stand-alone: its embeddings")
-    s.add_argument("--out", metavar="CSV", help="write one row per image (manifest order)")
+    s.add_argument("--out", metavar="CSV", help="write one row per image (manifest order); "
+                   "never a project file or an input, an existing file only with --force")
+    s.add_argument("--force", action="store_true", help="replace an existing --out file")
     s.add_argument("--exact", action="store_true",
                    help="all positives vs all negatives, unnormalised W1, deterministic")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=seed_arg, default=0, help="0 ≤ N < 2**63 (default 0)")
     s.add_argument("--repeats", type=int, default=12, help="K repetitions (default 12)")
     s.add_argument("--negatives", type=int, default=24, help="m negatives (default 24)")
     s.add_argument("--positives", type=int, default=24, help="at most p positives (default 24)")
@@ -94,6 +129,7 @@ def add_parsers(sub) -> None:
     s.add_argument("--head", metavar="FILE", help="classifier head (.npy/.npz/.pt) for CR")
     s.add_argument("--no-image-cues", action="store_true",
                    help="skip pixel cues (image files then need not exist)")
-    s.add_argument("--workers", type=int, default=None, help="threads for image decoding")
+    s.add_argument("--workers", type=positive_int("--workers"), default=None,
+                   help="threads for image decoding (≥ 1)")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_score)

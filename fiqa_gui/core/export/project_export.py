@@ -39,7 +39,7 @@ from fiqa_gui.core.atomic_output import (
     assert_plain_name,
     atomic_dir,
     atomic_file,
-    check_destination,
+    guard_output,
     safe_name,
 )
 from fiqa_gui.core.errors import UserInputError
@@ -53,6 +53,7 @@ INCLUDE = {"approved": ("approved",), "proposed": ("approved", "proposed"),
            "all": ("approved", "proposed", "rejected")}
 LINK_MODES = ("copy", "hardlink", "symlink")
 CHUNK = 2048
+TREE_INDEX = "index.csv"  # a cluster of this name gets a de-duplicated folder name instead
 
 
 @dataclass
@@ -90,6 +91,29 @@ def _tick(done: int, total: int, stage: str, progress: ProgressCallback,
     if cancel is not None:
         cancel.check()
     progress(done, total, stage)
+
+
+def check_score_run(project, run_id: int | None) -> int | None:
+    """`run_id` if it is a stored run with per-image scores; the latest such run for None.
+
+    A missing run, or a clustering run (it holds no scores), is refused: exporting it would
+    write files without a single label.
+    """
+    if run_id is None:
+        return latest_score_run(project)
+    row = project.conn.execute("SELECT kind FROM runs WHERE id = ?", (run_id,)).fetchone()
+    scored = [str(r.id) for r in project.runs() if r.kind != "cluster"]
+    listed = f" (scoring runs: {', '.join(scored)})" if scored else " (it has no scoring runs)"
+    if row is None:
+        raise UserInputError(f"run {run_id} does not exist in this project{listed}",
+                             file=project.folder, fix="pick a run that 'fiqa-gui info' lists.")
+    has_scores = project.conn.execute("SELECT 1 FROM scores WHERE run_id = ? LIMIT 1",
+                                      (run_id,)).fetchone()
+    if row[0] == "cluster" or has_scores is None:
+        raise UserInputError(f"run {run_id} is a {row[0]} run without per-image scores"
+                             f"{listed}", file=project.folder,
+                             fix="pass a scoring run to --run, or leave --run out for the latest.")
+    return run_id
 
 
 # ----------------------------------------------------------------------------- seed rows
@@ -210,15 +234,16 @@ def export_seeds_csv(project, out: str | Path, *, run_id: int | None = None,
     """The seed set as CSV: fixed columns, every score of the run (+ its extra values), flags
     (';'-joined), and one `attr:NAME` column per attribute. Empty cell = no value."""
     t0 = time.perf_counter()
-    check_destination(out, force=force, kind="file")
-    run_id = run_id if run_id is not None else latest_score_run(project)
+    protected = list(project.protected_paths())
+    guard_output(out, force=force, kind="file", protected=protected)
+    run_id = check_score_run(project, run_id)
     extra = _extra_names(project, run_id)
     attrs = _attribute_names(project)
     header = [*CSV_FIXED, *SCORE_NAMES, *extra, "flags", *(f"attr:{a}" for a in attrs)]
     total, rows = seed_rows(project, run_id=run_id, include=include,
                             only_approved_sets=only_approved_sets)
     n = 0
-    with atomic_file(out, force=force) as f:
+    with atomic_file(out, force=force, protected=protected) as f:
         w = csv.writer(f)
         w.writerow(header)
         for row in rows:
@@ -249,11 +274,13 @@ def export_seeds_jsonl(project, out: str | Path, *, run_id: int | None = None,
     """The seed set as JSON Lines: one object per image, scores/attributes as nested objects,
     null for no value."""
     t0 = time.perf_counter()
-    check_destination(out, force=force, kind="file")
+    protected = list(project.protected_paths())
+    guard_output(out, force=force, kind="file", protected=protected)
+    run_id = check_score_run(project, run_id)
     total, rows = seed_rows(project, run_id=run_id, include=include,
                             only_approved_sets=only_approved_sets)
     n = 0
-    with atomic_file(out, force=force, newline="\n") as f:
+    with atomic_file(out, force=force, newline="\n", protected=protected) as f:
         for row in rows:
             row["scores"] = {k: _json_value(v) for k, v in row["scores"].items()}
             f.write(json.dumps({k: _json_value(v) for k, v in row.items()},
@@ -284,15 +311,18 @@ def export_tree(project, out: str | Path, *, mode: str = "copy", include: str = 
         raise UserInputError(f"unknown link mode {mode!r}",
                              fix=f"use one of {', '.join(LINK_MODES)}.")
     t0 = time.perf_counter()
-    out = check_destination(out, force=force, kind="dir")
+    protected = list(project.protected_paths())
+    out = guard_output(out, force=force, kind="dir", protected=protected)
     total, rows = seed_rows(project, include=include, only_approved_sets=only_approved_sets)
     dir_names = NameDeduper()
+    dir_names.unique(TREE_INDEX)  # a cluster named 'index.csv' gets 'index~2.csv'; the marker
+    # starts with a dot, which `safe_name` never hands out
     cluster_dirs: dict[int, tuple[str, NameDeduper]] = {}
     n = 0
     marker = {"kind": "imagefolder", "project": str(project.folder), "mode": mode,
               "include": include}
-    with atomic_dir(out, force=force, marker=marker) as tmp:
-        with open(tmp / "index.csv", "w", newline="", encoding="utf-8") as index:
+    with atomic_dir(out, force=force, marker=marker, protected=protected) as tmp:
+        with open(tmp / TREE_INDEX, "w", newline="", encoding="utf-8") as index:
             w = csv.writer(index)
             w.writerow(["file", "image_id", "cluster", "source"])
             for row in rows:
@@ -349,8 +379,9 @@ def export_labels(project, out: str | Path, *, run_id: int | None = None,
     if on_whitespace not in ("error", "skip"):
         raise UserInputError(f"unknown choice {on_whitespace!r}", fix="use error or skip.")
     t0 = time.perf_counter()
-    check_destination(out, force=force, kind="file")
-    run_id = run_id if run_id is not None else latest_score_run(project)
+    protected = list(project.protected_paths())
+    guard_output(out, force=force, kind="file", protected=protected)
+    run_id = check_score_run(project, run_id)
     root = _image_root(project)
     conn = project.conn
     total = project.image_count()
@@ -361,7 +392,7 @@ def export_labels(project, out: str | Path, *, run_id: int | None = None,
         (-1 if run_id is None else run_id,))
     n = skipped = done = 0
     reasons: dict[str, int] = {}
-    with atomic_file(out, force=force, newline="\n") as f:
+    with atomic_file(out, force=force, newline="\n", protected=protected) as f:
         while True:
             batch = cur.fetchmany(CHUNK)
             if not batch:
@@ -377,8 +408,9 @@ def export_labels(project, out: str | Path, *, run_id: int | None = None,
                         raise UserInputError(
                             "the image path contains whitespace, which the SDD-FIQA list "
                             "reader splits on", file=shown, row=image_id, row_kind="image",
-                            fix="rename the file, or export with on_whitespace='skip' "
-                            "(--skip-whitespace).")
+                            fix="rename the file, or leave such images out with "
+                            "--skip-whitespace (or export relative paths: --label-paths "
+                            "relative).")
                     why = "whitespace in path"
                 if why:
                     skipped += 1
@@ -412,11 +444,12 @@ def export_audit(project, out: str | Path, *, force: bool = False,
                  cancel: CancelToken | None = None) -> ExportReport:
     """The audit log (every saved curator action, oldest first) as CSV; JSON cells as stored."""
     t0 = time.perf_counter()
-    check_destination(out, force=force, kind="file")
+    protected = list(project.protected_paths())
+    guard_output(out, force=force, kind="file", protected=protected)
     total = project.conn.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0]
     cur = project.conn.execute(f"SELECT {', '.join(AUDIT_COLUMNS)} FROM audit_log ORDER BY id")
     n = 0
-    with atomic_file(out, force=force) as f:
+    with atomic_file(out, force=force, protected=protected) as f:
         w = csv.writer(f)
         w.writerow(AUDIT_COLUMNS)
         while True:
@@ -447,13 +480,16 @@ def export_command(project, *, csv_path: str | Path | None = None,
         raise UserInputError("nothing to export",
                              fix="pass one or more of --csv, --jsonl, --tree, --labels, --audit.")
     seen = set()
+    protected = list(project.protected_paths())
     for p, kind in asked:
         key = os.path.realpath(p)
         if key in seen:
             raise UserInputError("the same path is given for two outputs", file=p,
                                  fix="give each output its own path.")
         seen.add(key)
-        check_destination(p, force=force, kind=kind)
+        guard_output(p, force=force, kind=kind, protected=protected)
+    if run_id is not None:
+        check_score_run(project, run_id)
     seeds = {"run_id": run_id, "include": include, "only_approved_sets": only_approved_sets,
              "force": force, "progress": progress, "cancel": cancel}
     reports = []

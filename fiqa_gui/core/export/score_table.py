@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import csv
 import math
-import os
-import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from fiqa_gui.core.atomic_output import atomic_file, guard_output
 from fiqa_gui.core.errors import UserInputError
 
 BASE_COLUMNS = ("sdd", "sdd_signed", "cr", "ccs", "nnccs", "iq", "quality")
@@ -27,8 +26,13 @@ def _cell(x) -> str:
 
 def write_scores_csv(out: str | Path, paths: Sequence[str], clusters: Sequence[str],
                      columns: Mapping[str, np.ndarray], flags: Sequence[Sequence[str]],
-                     extra: Mapping[str, np.ndarray] | None = None) -> Path:
-    """Write the table to `out` via a temporary file + rename, so no half-written CSV remains."""
+                     extra: Mapping[str, np.ndarray] | None = None, *, force: bool = False,
+                     protected: Iterable[str | Path] = ()) -> Path:
+    """Write the table to `out` via a temporary file + rename, so no half-written CSV remains.
+
+    The output rule of `atomic_output.guard_output` applies: never one of `protected` (the
+    project's files, the manifest, embeddings, images), an existing file only with `force`.
+    """
     out = Path(out)
     if out.is_dir():
         raise UserInputError("the output path is a folder", file=out,
@@ -43,22 +47,14 @@ def write_scores_csv(out: str | Path, paths: Sequence[str], clusters: Sequence[s
     extra = {k: np.asarray(v, dtype=float) for k, v in (extra or {}).items()
              if k not in BASE_COLUMNS}
     header = ["path", "cluster", *BASE_COLUMNS, "flags", *extra]
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent)
-    except OSError as err:
-        raise UserInputError(f"cannot write there ({err.strerror})", file=out,
-                             fix="choose a folder you can write to.") from None
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f)
-            w.writerow(header)
-            for i in range(n):
-                w.writerow([paths[i], clusters[i], *(_cell(cols[c][i]) for c in BASE_COLUMNS),
-                            ";".join(flags[i]), *(_cell(v[i]) for v in extra.values())])
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    protected = list(protected)
+    out = guard_output(out, force=force, kind="file", protected=protected)
+    with atomic_file(out, force=force, protected=protected) as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        for i in range(n):
+            w.writerow([paths[i], clusters[i], *(_cell(cols[c][i]) for c in BASE_COLUMNS),
+                        ";".join(flags[i]), *(_cell(v[i]) for v in extra.values())])
     return out
 
 

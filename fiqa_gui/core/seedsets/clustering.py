@@ -28,7 +28,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from fiqa_gui.core.atomic_output import atomic_file, check_destination
+from fiqa_gui.core.atomic_output import atomic_file, guard_output
 from fiqa_gui.core.errors import UserInputError
 from fiqa_gui.core.ingest.embeddings import load_embeddings, validate_embeddings
 from fiqa_gui.core.ingest.image_folder import IMAGE_EXTENSIONS
@@ -120,6 +120,12 @@ def _validate_thresholds(thresholds) -> tuple[float, ...]:
     return tuple(ts)
 
 
+def _validate_k(k) -> None:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise UserInputError(f"--k (neighbours per image) must be a whole number ≥ 1 (got {k!r})",
+                             fix="e.g. --k 16.")
+
+
 def cluster_embeddings(x: np.ndarray, thresholds=DEFAULT_THRESHOLDS, *, k: int = DEFAULT_K,
                        groups: np.ndarray | None = None, index: str = "auto", seed: int = 0,
                        ivf: IvfParams | None = None, keep_graph: bool = False,
@@ -132,6 +138,7 @@ def cluster_embeddings(x: np.ndarray, thresholds=DEFAULT_THRESHOLDS, *, k: int =
     """
     t0 = time.perf_counter()
     ts = _validate_thresholds(thresholds)
+    _validate_k(k)
     n = x.shape[0]
     if groups is None:
         graph = knn_graph(x, k, min_sim=ts[-1], index=index, seed=seed, ivf=ivf,
@@ -367,10 +374,14 @@ def cluster_folder_to_manifest(images: str | Path, embeddings: str | Path,
     `cluster_00001`, ... by decreasing size (ties: first image); the CSV loads with
     `fiqa-gui init --manifest`. Paths are relative to the CSV's folder where possible.
     """
-    out_csv = check_destination(out_csv, force=force, kind="file")
+    _validate_k(k)
+    _validate_thresholds((threshold,))
     root = Path(images).absolute()
-    paths = list_images(root)
     emb_path = Path(embeddings)
+    out_csv = guard_output(out_csv, force=force, protected=[emb_path])
+    paths = list_images(root)
+    protected = [emb_path, *(root / p for p in paths)]
+    out_csv = guard_output(out_csv, force=force, protected=protected)
     x = load_embeddings(emb_path)
     validate_embeddings(x, emb_path, len(paths), row_names=paths)
     result = cluster_embeddings(x, (threshold,), k=k, index=index, seed=seed,
@@ -383,7 +394,7 @@ def cluster_folder_to_manifest(images: str | Path, embeddings: str | Path,
     rank[np.lexsort((first, -sizes))] = np.arange(len(sizes))
     width = max(5, len(str(len(sizes))))
     base = out_csv.parent
-    with atomic_file(out_csv, force=force) as f:
+    with atomic_file(out_csv, force=force, protected=protected) as f:
         w = csv.writer(f)
         w.writerow(["path", "cluster"])
         for i, rel in enumerate(paths):
