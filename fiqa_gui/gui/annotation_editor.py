@@ -22,7 +22,8 @@ NO_SCORE = -1.0  # the spin box's "none" value (shown as "—")
 
 
 class AnnotationEditor(QWidget):
-    """Tier / seed / wrong identity on one row, corrected score and note on the next."""
+    """Tier and seed, corrected score and wrong identity, then the note: three short rows that
+    fit the narrowest inspector without cutting a label."""
 
     edited = Signal(str, object)  # annotation field, new value (None clears)
     finished = Signal()  # Return pressed in a field: focus can go back to the gallery
@@ -33,6 +34,7 @@ class AnnotationEditor(QWidget):
         self._key = None
         self.title = QLabel()
         self.title.setTextFormat(Qt.TextFormat.RichText)
+        self.title.setWordWrap(True)
         self.tier = QComboBox()
         self.tier.addItem("— computed", None)
         for t in TIERS:
@@ -58,20 +60,22 @@ class AnnotationEditor(QWidget):
         self.note.setPlaceholderText("Note (E in the gallery; Return saves)")
         self.note.setClearButtonEnabled(True)
 
+        for combo in (self.tier, self.seed):
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 2, 0, 2)
         grid.setHorizontalSpacing(6)
         grid.setVerticalSpacing(3)
-        grid.addWidget(self.title, 0, 0, 1, 6)
+        grid.addWidget(self.title, 0, 0, 1, 5)
         grid.addWidget(QLabel("Tier"), 1, 0)
         grid.addWidget(self.tier, 1, 1)
         grid.addWidget(QLabel("Seed"), 1, 2)
         grid.addWidget(self.seed, 1, 3)
-        grid.addWidget(self.wrong, 1, 4, 1, 2)
         grid.addWidget(QLabel("Score"), 2, 0)
         grid.addWidget(self.score, 2, 1)
-        grid.addWidget(self.note, 2, 2, 1, 4)
-        grid.setColumnStretch(5, 1)
+        grid.addWidget(self.wrong, 2, 2, 1, 2)
+        grid.addWidget(self.note, 3, 0, 1, 5)
+        grid.setColumnStretch(4, 1)
 
         self.tier.activated.connect(lambda i: self._emit("tier", self.tier.itemData(i)))
         self.seed.activated.connect(lambda i: self._emit("seed_state", self.seed.itemData(i)))

@@ -72,10 +72,12 @@ def _application(argv: list[str] | None):
 
 
 def run_gui(project: str | Path | None = None, *, demo: bool = False,
-            screenshot: str | Path | None = None, argv: list[str] | None = None) -> int:
+            screenshot: str | Path | None = None, argv: list[str] | None = None,
+            size: tuple[int, int] | None = None) -> int:
     """Open the review window on `project`, on the demo (`demo=True`), or on the start screen
     (reopening the last project). With `screenshot`, render the window offscreen to that PNG
     (a cluster selected, thumbnails loaded, plots drawn) and return instead of running.
+    `size` (width, height) is the window's size: the screenshot is exactly that large.
 
     Returns the process exit code: 0, 2 when the project cannot be opened (screenshot mode),
     1 on an internal error.
@@ -96,12 +98,16 @@ def run_gui(project: str | Path | None = None, *, demo: bool = False,
             # a throwaway settings file: a screenshot never changes the user's layout or recents
             window = MainWindow(AppSettings.at(Path(tmp) / "settings.ini"), detect_device=False)
             try:
-                return render_screenshot(window, screenshot, project=project, demo=demo)
+                return render_screenshot(window, screenshot, project=project, demo=demo,
+                                         size=size or SCREENSHOT_SIZE)
             finally:
                 window.shutdown()
                 window.deleteLater()
                 app.processEvents()
     window = MainWindow()
+    if size is not None:
+        window.resize(*size)
+        window.share_width(size[0])
     window.show()
     if demo:
         window.open_demo()
@@ -120,7 +126,7 @@ def render_screenshot(window, path: str | Path, *, project=None, demo: bool = Fa
     and save the window as a PNG. Returns 0, or 2/1 after printing why it failed."""
     window.jobs.show_dialogs = False
     window.resize(*size)
-    window.splitter.setSizes([int(size[0] * 0.31), int(size[0] * 0.36), int(size[0] * 0.33)])
+    window.share_width(size[0])
     window.detect_device_now()
     window.show()
     outcome = {}
@@ -136,6 +142,10 @@ def render_screenshot(window, path: str | Path, *, project=None, demo: bool = Fa
         title, text = window.jobs.last_message or ("", "unknown error")
         print(f"fiqa-gui: error: {text}", file=sys.stderr)
         return 2 if "Internal error" not in text else 1
+    if (window.width(), window.height()) != tuple(size):
+        print(f"fiqa-gui: error: the window cannot be {size[0]}×{size[1]}: its smallest size "
+              f"is {window.minimumWidth()}×{window.minimumHeight()}", file=sys.stderr)
+        return 2
     save_window_png(window, path)
     return 0
 

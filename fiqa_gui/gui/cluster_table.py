@@ -320,6 +320,19 @@ class FlagsDelegate(QStyledItemDelegate):
         painter.restore()
 
 
+class ClusterTableView(QTableView):
+    """The cluster table without type-ahead: a typed digit or letter never moves the
+    selection to another cluster behind the curator's back (Ctrl+F filters by name)."""
+
+    def keyboardSearch(self, search: str) -> None:  # noqa: N802 - Qt's name
+        return
+
+
+# Columns given up, in this order, when the panel is too narrow for all of them.
+DROP_ORDER = (COL_ID, COL_CR, COL_SIZE, COL_SDD)
+MIN_NAME = 58
+
+
 class ClusterPanel(QWidget):
     """Filter box, flag and state filters, and the sortable cluster table."""
 
@@ -338,7 +351,7 @@ class ClusterPanel(QWidget):
         self.state_combo = QComboBox()
         self.state_combo.setToolTip("Show only clusters in this review state")
         self.count = QLabel()
-        self.table = QTableView()
+        self.table = ClusterTableView()
         self.table.setModel(self.proxy)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -356,14 +369,22 @@ class ClusterPanel(QWidget):
         hh.setStretchLastSection(False)
         hh.setHighlightSections(False)
         fm = self.fontMetrics()
+        self.natural_widths: dict[int, int] = {}
         for col, sample in ((COL_ID, "999"), (COL_NAME, "id_0000"), (COL_SIZE, "9,999"),
-                            (COL_SDD, "99.9"), (COL_CR, "0.999"), (COL_FLAGS, "99 WWWW"),
-                            (COL_STATE, "in review")):
+                            (COL_SDD, "99.9"), (COL_CR, "0.999"), (COL_FLAGS, "99 ●●●"),
+                            (COL_STATE, "✓ done")):
             width = max(fm.horizontalAdvance(sample), fm.horizontalAdvance(COLUMNS[col]))
-            hh.resizeSection(col, width + 14)
-        hh.setSectionResizeMode(COL_FLAGS, QHeaderView.ResizeMode.Stretch)
+            if col == COL_FLAGS:  # a count and up to four 16 px icons
+                width = fm.horizontalAdvance("99") + 4 * 18
+            self.natural_widths[col] = width + 12
+            hh.resizeSection(col, width + 12)
+        # the name takes what is left (elided); Flags and State are never pushed out of view:
+        # when the panel is narrow the least needed columns make room (see `fit_columns`)
+        hh.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
         hh.setMinimumSectionSize(fm.horizontalAdvance("CR") + 14)
-        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.setTabKeyNavigation(False)  # Tab moves to the next panel, not cell by cell
+        self.table.viewport().installEventFilter(self)
         hh.setSortIndicator(COL_ID, Qt.SortOrder.AscendingOrder)
         self.table.setItemDelegateForColumn(COL_FLAGS, FlagsDelegate(self.table))
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -493,7 +514,7 @@ class ClusterPanel(QWidget):
         if not emit:
             sm.blockSignals(False)
             self.table.viewport().update()
-        self.table.scrollTo(idx)
+        self.table.scrollTo(idx, QAbstractItemView.ScrollHint.PositionAtCenter)
         return True
 
     def step(self, delta: int) -> None:
@@ -508,6 +529,29 @@ class ClusterPanel(QWidget):
             idx, QItemSelectionModel.SelectionFlag.ClearAndSelect
             | QItemSelectionModel.SelectionFlag.Rows)
         self.table.scrollTo(idx)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802
+        if obj is self.table.viewport() and event.type() == event.Type.Resize:
+            self.fit_columns()
+        return super().eventFilter(obj, event)
+
+    def fit_columns(self) -> None:
+        """Show every column that fits beside a readable name; drop ID, CR, Size, SDD (in
+        that order) when the panel is narrow, so Flags and State always stay in view."""
+        hh = self.table.horizontalHeader()
+        room = self.table.viewport().width()
+        shown = set(range(len(COLUMNS)))
+        fixed = [c for c in range(len(COLUMNS)) if c != COL_NAME]
+
+        def need() -> int:
+            return MIN_NAME + sum(self.natural_widths[c] for c in fixed if c in shown)
+
+        for col in DROP_ORDER:
+            if need() <= room:
+                break
+            shown.discard(col)
+        for c in fixed:
+            hh.setSectionHidden(c, c not in shown)
 
     def focus_filter(self) -> None:
         self.filter_edit.setFocus()

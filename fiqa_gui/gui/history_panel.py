@@ -3,6 +3,7 @@ double-click an entry to undo or redo up to it (step by step, each one saved).""
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QPalette
 from PySide6.QtWidgets import QListWidget, QListWidgetItem
 
@@ -18,6 +19,10 @@ class HistoryPanel(QListWidget):
         super().__init__(parent)
         self.controller = controller
         self.setToolTip("Double-click an action to go back (or forward) to just after it")
+        # long action texts are elided, never a reason for the window to grow
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setMinimumSize(120, 50)
         controller.stack.indexChanged.connect(self._changed)
         self.itemDoubleClicked.connect(lambda item: controller.set_index(self.row(item)))
 

@@ -10,6 +10,7 @@ import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from fiqa_gui.core.review.codes import CLUSTER_FLAGS, SEED_NAMES, TIER_NAMES, TIER_NONE, score_title
+from fiqa_gui.core.review.cue_text import cue_text, cue_title
 from fiqa_gui.core.review.history import image_history, local_time
 from fiqa_gui.core.review.review_data import ReviewData
 from fiqa_gui.core.review.score_columns import image_scores
@@ -30,6 +32,7 @@ from fiqa_gui.gui.annotation_editor import AnnotationEditor
 from fiqa_gui.gui.cluster_table import STATE_NAMES
 from fiqa_gui.gui.flag_icons import flag_html, ordered
 from fiqa_gui.gui.gallery_model import format_score
+from fiqa_gui.gui.image_view import ScaledImage
 from fiqa_gui.gui.jobs import LatestOnly, quiet_import
 from fiqa_gui.gui.preview import read_scaled
 from fiqa_gui.gui.score_distribution_plot import ScoreDistributionPlot
@@ -37,7 +40,8 @@ from fiqa_gui.gui.score_scatter_plot import ScoreScatterPlot
 from fiqa_gui.gui.similarity_plot import SimilarityPlot
 from fiqa_gui.gui.theme import CORRECTED_COLOUR, TIER_COLOURS
 
-IMAGE_BOX = 180
+WIDE_INSPECTOR = 700  # px: from this width the plots sit beside the image and text
+DECODE_BOX = 1024  # the preview is decoded at most this large, then scaled to fit
 SDD_HELP = ("W1 is the distance between the two distributions in one repetition; the SDD "
             "label is W1 min-max normalised to 0–100 over the dataset and averaged over the "
             "repetitions. Far apart, positives on the right = a high score.")
@@ -47,10 +51,19 @@ MAIN_SCORES = ("sdd", "cr", "iq", "quality", "sdd_signed", "ccs", "nnccs")
 HISTORY_SHOWN = 8
 
 
+def _title(name: str) -> str:
+    return score_title(name) if name in MAIN_SCORES else cue_title(name)
+
+
+def _value(name: str, value: float) -> str:
+    text = cue_text(name, value)
+    return html.escape(text) if text is not None else format_score(value, name)
+
+
 def _pairs_table(items, *, bold: bool, small: bool = False) -> str:
     """name/value pairs laid out in two columns of an HTML table."""
     b0, b1 = ("<b>", "</b>") if bold else ("", "")
-    cells = [f"<td>{html.escape(score_title(n))}</td><td align='right'>{b0}{format_score(v, n)}"
+    cells = [f"<td>{html.escape(_title(n))}</td><td align='right'>{b0}{_value(n, v)}"
              f"{b1}&nbsp;&nbsp;&nbsp;</td>" for n, v in items]
     half = (len(cells) + 1) // 2
     rows = "".join(f"<tr>{cells[k]}{cells[k + half] if k + half < len(cells) else ''}</tr>"
@@ -74,8 +87,10 @@ def _title_label(tooltip: str) -> QLabel:
     return label
 
 
-def _card(title: QLabel, plot: QWidget, extra: QWidget | None = None) -> QWidget:
-    """A plot with its title above it, as Qt text (wraps and elides; pyqtgraph titles don't)."""
+def _card(title: QLabel, plot: QWidget, extra: QWidget | None = None,
+          below: QWidget | None = None) -> QWidget:
+    """A plot with its title above it, as Qt text (wraps and elides; pyqtgraph titles don't),
+    and optionally a legend below it (outside the plot, so it never covers data)."""
     box = QWidget()
     layout = QVBoxLayout(box)
     layout.setContentsMargins(0, 0, 0, 0)
@@ -86,7 +101,9 @@ def _card(title: QLabel, plot: QWidget, extra: QWidget | None = None) -> QWidget
         head.addWidget(extra)
     layout.addLayout(head)
     layout.addWidget(plot, 1)
-    plot.setMinimumSize(160, 120)
+    if below is not None:
+        layout.addWidget(below)
+    plot.setMinimumSize(160, 110)
     return box
 
 
@@ -110,29 +127,31 @@ class InspectorPanel(QWidget):
         self.selected_count = 0
         self._async = LatestOnly(self)
 
-        self.image = QLabel()
-        self.image.setFixedSize(IMAGE_BOX, IMAGE_BOX)
-        self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.image.setFrameShape(QFrame.Shape.StyledPanel)
+        self.image = ScaledImage()
+        self.image.setToolTip("The selected image (Space or double-click in the gallery: "
+                              "large preview)")
         self.details = QLabel()
         self.details.setTextFormat(Qt.TextFormat.RichText)
         self.details.setWordWrap(True)
         self.details.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        scroll = QScrollArea()
-        scroll.setWidget(self.details)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.details_scroll = QScrollArea()
+        self.details_scroll.setWidget(self.details)
+        self.details_scroll.setWidgetResizable(True)
+        self.details_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.details_scroll.setMinimumSize(150, 60)
+        self.details_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.editor = AnnotationEditor()
-        header = QWidget()
-        outer = QVBoxLayout(header)
+        self.header = QWidget()
+        outer = QVBoxLayout(self.header)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.setSpacing(2)
-        hl = QHBoxLayout()
-        hl.setContentsMargins(0, 0, 0, 0)
-        hl.addWidget(self.image, 0, Qt.AlignmentFlag.AlignTop)
-        hl.addWidget(scroll, 1)
-        outer.addLayout(hl, 1)
+        # image beside the text (narrow inspector) or above it (wide): see `_arrange`
+        self.top = QBoxLayout(QBoxLayout.Direction.LeftToRight)
+        self.top.setContentsMargins(0, 0, 0, 0)
+        self.top.addWidget(self.image, 0)
+        self.top.addWidget(self.details_scroll, 1)
+        outer.addLayout(self.top, 1)
         outer.addWidget(self.editor)
 
         self.similarity = SimilarityPlot()
@@ -142,7 +161,8 @@ class InspectorPanel(QWidget):
         self.repeat_spin.setPrefix("repetition ")
         self.repeat_spin.setToolTip("Which of the run's random repetitions to show")
         self.similarity_title = _title_label(SDD_HELP)
-        sim_box = _card(self.similarity_title, self.similarity, self.repeat_spin)
+        sim_box = _card(self.similarity_title, self.similarity, self.repeat_spin,
+                        self.similarity.legend_label)
 
         self.distribution = ScoreDistributionPlot()
         self.distribution_title = _title_label(
@@ -157,18 +177,24 @@ class InspectorPanel(QWidget):
         self.bottom.addWidget(_card(self.scatter_title, self.scatter))
         self.bottom.setChildrenCollapsible(False)
 
+        self.plots = QSplitter(Qt.Orientation.Vertical)
+        self.plots.addWidget(sim_box)
+        self.plots.addWidget(self.bottom)
+        self.plots.setChildrenCollapsible(False)
+        self.plots.setStretchFactor(0, 1)
+        self.plots.setStretchFactor(1, 1)
+        # header | plots side by side when the inspector is wide, stacked when narrow
         self.splitter = QSplitter(Qt.Orientation.Vertical)
-        self.splitter.addWidget(header)
-        self.splitter.addWidget(sim_box)
-        self.splitter.addWidget(self.bottom)
+        self.splitter.addWidget(self.header)
+        self.splitter.addWidget(self.plots)
         self.splitter.setChildrenCollapsible(False)
-        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(0, 2)
         self.splitter.setStretchFactor(1, 3)
-        self.splitter.setStretchFactor(2, 3)
-        self.splitter.setSizes([IMAGE_BOX + 150, 280, 240])
+        self.wide: bool | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 4, 4, 4)
         layout.addWidget(self.splitter)
+        self._arrange()
 
         self.scatter.image_clicked.connect(self.image_clicked)
         self.editor.edited.connect(self.annotation_edited)
@@ -242,6 +268,7 @@ class InspectorPanel(QWidget):
             return
         self._show_pixels(image_id)
         self.details.setText(self._details_html(image_id))
+        self.details_scroll.verticalScrollBar().setValue(0)  # each image starts at its flags
         self._show_editor()
         if rv.scores is not None:
             self.distribution.mark(float(rv.scores[self.by][image_id]))
@@ -299,15 +326,41 @@ class InspectorPanel(QWidget):
             self.image.setPixmap(QPixmap())
             self.image.setText("unreadable\nfile")
             return
-        pix = read_scaled(str(rv.dataset.absolute_path(i)), QSize(IMAGE_BOX - 4, IMAGE_BOX - 4))
+        pix = read_scaled(str(rv.dataset.absolute_path(i)), QSize(DECODE_BOX, DECODE_BOX))
         if pix.isNull():
             self.image.setPixmap(QPixmap())
             self.image.setText("cannot\ndecode")
             return
-        if pix.width() < IMAGE_BOX - 4 and pix.height() < IMAGE_BOX - 4:
-            pix = pix.scaled(IMAGE_BOX - 4, IMAGE_BOX - 4, Qt.AspectRatioMode.KeepAspectRatio,
-                             Qt.TransformationMode.SmoothTransformation)
         self.image.setPixmap(pix)
+
+    # ----------------------------------------------------------------- layout
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._arrange()
+
+    def _arrange(self) -> None:
+        """Wide: [image over text | plots]; narrow: [image beside text] over the plots. The
+        image takes what its column allows (square), the text the rest."""
+        wide = self.width() >= WIDE_INSPECTOR
+        if wide != self.wide:
+            self.wide = wide
+            self.splitter.setOrientation(Qt.Orientation.Horizontal if wide
+                                         else Qt.Orientation.Vertical)
+            self.top.setDirection(QBoxLayout.Direction.TopToBottom if wide
+                                  else QBoxLayout.Direction.LeftToRight)
+            total = max(1, self.width() if wide else self.height())
+            self.splitter.setSizes([int(total * 0.42), total - int(total * 0.42)])
+        if wide:
+            column = max(120, self.header.width())
+            side = max(120, min(column, int(self.height() * 0.45)))
+            self.image.setMinimumSize(120, side)
+            self.image.setMaximumSize(column, side)
+        else:
+            side = max(110, min(int(self.width() * 0.42), self.header.height()
+                                - self.editor.sizeHint().height() - 4, 300))
+            self.image.setMinimumSize(96, 96)
+            self.image.setMaximumSize(side, side)
+            self.image.setFixedWidth(side)
 
     def _details_html(self, i: int) -> str:
         """Path and cluster; flags and why (what a curator must see first); the curator's
@@ -433,6 +486,9 @@ class InspectorPanel(QWidget):
             return
         repeat = self.repeat_spin.value() - 1
         params = rv.run.params if rv.run is not None else {}
+        if self.similarity.picture is None or self.similarity.picture_of != i:
+            # never leave an earlier message ("Select an image…") up while this one computes
+            self.similarity.show_message(f"Computing the similarity sets of image #{i}…")
         fn = partial(_picture, self.embeddings_path, rv.labels, i, params, repeat)
         self._async.submit(fn, lambda pic: self._on_picture(pic, i), self._on_error)
 
@@ -440,6 +496,7 @@ class InspectorPanel(QWidget):
         if i != self.image_id:
             return
         self.similarity.show_picture(pic)
+        self.similarity.picture_of = i
         self.similarity_shown.emit()
 
     def _on_error(self, err: BaseException) -> None:

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QStackedWidget,
     QVBoxLayout,
@@ -59,6 +60,22 @@ EDIT_ACTIONS = ("tier_high", "tier_mid", "tier_low", "tier_unusable", "tier_clea
                 "seed_approve", "seed_reject", "seed_clear", "wrong_identity",
                 "corrected_score", "note", "move", "done_next", "state_unreviewed",
                 "state_in_review", "state_done", "merge")
+
+
+# How the three panels share the width (cluster list, gallery, inspector).
+PANEL_SHARES = (0.21, 0.37, 0.42)
+# The window fits a 1280×720 screen with its frame, title bar and a task bar (see app.py).
+MIN_WINDOW = (1240, 640)
+
+
+def _scrollable(panel: QWidget) -> QScrollArea:
+    """A dock's panel in a scroll area: the dock may be made short without clipping it."""
+    area = QScrollArea()
+    area.setWidget(panel)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setMinimumHeight(60)
+    return area
 
 
 def settle_memory(collect: bool = True) -> None:
@@ -109,11 +126,12 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(centre)
         self.splitter.addWidget(self.inspector)
         self.splitter.setChildrenCollapsible(False)
-        self.clusters.setMinimumWidth(240)
-        self.inspector.setMinimumWidth(360)
-        self.splitter.setStretchFactor(0, 0)
-        self.splitter.setStretchFactor(1, 1)
-        self.splitter.setStretchFactor(2, 0)
+        self.clusters.setMinimumWidth(230)
+        self.gallery.setMinimumWidth(300)
+        self.inspector.setMinimumWidth(330)
+        # extra width is shared by every panel (a side panel squeezed once grows back)
+        for k, share in enumerate(PANEL_SHARES):
+            self.splitter.setStretchFactor(k, int(share * 100))
         self.stack = QStackedWidget()
         self.stack.addWidget(self.start)
         self.stack.addWidget(self.splitter)
@@ -126,21 +144,24 @@ class MainWindow(QMainWindow):
         self.history_dock = QDockWidget("Undo history", self)
         self.history_dock.setObjectName("history_dock")
         self.history_dock.setWidget(self.history)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.history_dock)
-        self.history_dock.hide()
         self.seed_panel = SeedPanel()
         self.seed_dock = QDockWidget("Seed set", self)
         self.seed_dock.setObjectName("seed_dock")
-        self.seed_dock.setWidget(self.seed_panel)
+        self.seed_dock.setWidget(_scrollable(self.seed_panel))
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.seed_dock)
         self.seeds = SeedActions(self, self.seed_panel)
         self.clustering_panel = ClusteringPanel()
         self.clustering_dock = QDockWidget("Sub-clusters", self)
         self.clustering_dock.setObjectName("clustering_dock")
-        self.clustering_dock.setWidget(self.clustering_panel)
+        self.clustering_dock.setWidget(_scrollable(self.clustering_panel))
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.clustering_dock)
         self.tabifyDockWidget(self.seed_dock, self.clustering_dock)
+        # the undo history is a tab beside them: docked at the side it took the gallery's width
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.history_dock)
+        self.tabifyDockWidget(self.clustering_dock, self.history_dock)
+        self.history_dock.hide()
         self.seed_dock.raise_()
+        self.docks = (self.seed_dock, self.clustering_dock, self.history_dock)
         self.subclusters = ClusteringActions(self, self.clustering_panel)
         self._docks_sized = False  # the bottom docks get their default height on first show
         self.read_only_prompt: ReadOnlyPrompt | None = None
@@ -334,13 +355,12 @@ class MainWindow(QMainWindow):
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1500, 940)
         if not (s := self.settings.state("main_splitter")) or not self.splitter.restoreState(s):
-            w = max(self.width(), 1200)
-            self.splitter.setSizes([int(w * 0.31), int(w * 0.36), int(w * 0.33)])
-        if s := self.settings.state("inspector_splitter"):
-            self.inspector.splitter.restoreState(s)
+            self.share_width()
+        if s := self.settings.state("inspector_plots"):
+            self.inspector.plots.restoreState(s)
         if s := self.settings.state("inspector_bottom"):
             self.inspector.bottom.restoreState(s)
-        if s := self.settings.state("cluster_header"):
+        if s := self.settings.state("cluster_columns"):
             self.clusters.table.horizontalHeader().restoreState(s)
         if (s := self.settings.state("window_state")) and self.restoreState(s):
             self._docks_sized = True  # the curator's own dock layout
@@ -355,17 +375,24 @@ class MainWindow(QMainWindow):
             self.size_docks()
 
     def size_docks(self) -> None:
-        """Give the seed/sub-cluster docks a fifth of the height (docks size only once shown)."""
-        self.resizeDocks([self.seed_dock], [max(170, self.height() // 5)],
+        """Give the seed/sub-cluster docks a fifth of the height, 140–260 px (docks size only
+        once shown)."""
+        self.resizeDocks([self.seed_dock], [min(260, max(140, self.height() // 5))],
                          Qt.Orientation.Vertical)
+
+    def share_width(self, width: int | None = None) -> None:
+        """Split the width between the three panels by `PANEL_SHARES`."""
+        w = max(width or self.width(), 900)
+        sizes = [int(w * share) for share in PANEL_SHARES]
+        self.splitter.setSizes(sizes)
 
     def save_settings(self) -> None:
         self.settings.set_state("geometry", self.saveGeometry())
         self.settings.set_state("window_state", self.saveState())
         self.settings.set_state("main_splitter", self.splitter.saveState())
-        self.settings.set_state("inspector_splitter", self.inspector.splitter.saveState())
+        self.settings.set_state("inspector_plots", self.inspector.plots.saveState())
         self.settings.set_state("inspector_bottom", self.inspector.bottom.saveState())
-        self.settings.set_state("cluster_header",
+        self.settings.set_state("cluster_columns",
                                 self.clusters.table.horizontalHeader().saveState())
         self.settings.sync()
 

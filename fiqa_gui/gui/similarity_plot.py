@@ -8,7 +8,9 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QLabel, QSizePolicy
 
 from fiqa_gui.core.review.similarity import SimilarityPicture
 from fiqa_gui.gui.theme import NEGATIVE_COLOUR, POSITIVE_COLOUR, plot_colours, style_plot
@@ -47,11 +49,17 @@ class SimilarityPlot(pg.PlotWidget):
         item.hideButtons()
         item.showGrid(x=True, y=False, alpha=0.15)
         self.setLabel("bottom", "cosine similarity to the image")
-        self.setLabel("left", "share of the set")
+        self.setLabel("left", "share")
         for name in ("left", "bottom"):
             item.getAxis(name).enableAutoSIPrefix(False)
         self.setMouseEnabled(x=False, y=False)
-        self.legend = item.addLegend(offset=(8, 8), labelTextSize="8pt")
+        # the legend is Qt text under the plot: inside it, it covered bars and the W1 label
+        self.legend_label = QLabel()
+        self.legend_label.setTextFormat(Qt.TextFormat.RichText)
+        self.legend_label.setWordWrap(False)
+        self.legend_label.setSizePolicy(QSizePolicy.Policy.Ignored,
+                                        QSizePolicy.Policy.Preferred)
+        self.picture_of = -1  # the image the shown picture belongs to
         self.pos_curve = pg.PlotDataItem(
             stepMode="center", fillLevel=0, pen=pg.mkPen(POSITIVE_COLOUR, width=2),
             brush=_alpha(POSITIVE_COLOUR, 90), name="positives: same cluster")
@@ -93,7 +101,6 @@ class SimilarityPlot(pg.PlotWidget):
         self.gap.setPen(pg.mkPen(fg, width=1.5))
         for arrow in (self.gap_left, self.gap_right):
             arrow.setBrush(pg.mkBrush(fg))
-        self.legend.setLabelTextColor(fg)
         if self.picture is not None:
             self.show_picture(self.picture, self._title)
         else:
@@ -103,11 +110,13 @@ class SimilarityPlot(pg.PlotWidget):
         for it in (self.pos_curve, self.neg_curve, self.pos_mean, self.neg_mean, self.gap,
                    self.gap_left, self.gap_right, self.w1_text):
             it.setVisible(visible)
-        self.legend.setVisible(visible)
+        if not visible:
+            self.legend_label.setText("")
 
     def show_message(self, text: str) -> None:
         """No picture: explain why (no scores yet, a singleton, loading…)."""
         self.picture = None
+        self.picture_of = -1
         self.pos_values = self.neg_values = self.edges = np.zeros(0)
         self.pos_heights = self.neg_heights = np.zeros(0)
         self._set_visible(False)
@@ -138,13 +147,19 @@ class SimilarityPlot(pg.PlotWidget):
             f"mean {pic.pos_mean:.2f})"
         self.neg_curve.opts["name"] = f"negatives: other clusters (n={len(pic.neg)}, " \
             f"mean {pic.neg_mean:.2f})"
-        self.legend.clear()
-        self.legend.addItem(self.pos_curve, self.pos_curve.opts["name"])
-        self.legend.addItem(self.neg_curve, self.neg_curve.opts["name"])
+        self.legend_label.setText(
+            f"<small><span style='color:{POSITIVE_COLOUR.name()}'>■</span> positives (same "
+            f"cluster) n={len(pic.pos)}, mean {pic.pos_mean:.2f} &nbsp; "
+            f"<span style='color:{NEGATIVE_COLOUR.name()}'>■</span> negatives (other "
+            f"clusters) n={len(pic.neg)}, mean {pic.neg_mean:.2f}</small>")
+        self.legend_label.setToolTip(
+            f"positives: the image's cosine similarity to {len(pic.pos)} images of its own "
+            f"cluster; negatives: to {len(pic.neg)} images of other clusters; W1 = "
+            f"{pic.w1:.3f} is the distance between the two")
         self.pos_mean.setValue(pic.pos_mean)
         self.neg_mean.setValue(pic.neg_mean)
         top = float(max(pos_counts.max(), neg_counts.max()))
-        y = top * 1.12
+        y = top * 1.1
         x0, x1 = sorted((pic.neg_mean, pic.pos_mean))
         self.gap.setData([x0, x1], [y, y])
         self.gap_left.setPos(x0, y)
@@ -157,5 +172,17 @@ class SimilarityPlot(pg.PlotWidget):
         self._set_visible(True)
         span = self.edges[-1] - self.edges[0]
         self.setXRange(self.edges[0] - 0.05 * span, self.edges[-1] + 0.05 * span, padding=0)
-        # headroom for the legend (top-left) and the W1 arrow
-        self.setYRange(0, top * 1.75, padding=0)
+        self._top = top
+        self._fit_y()
+
+    def _fit_y(self) -> None:
+        """Room above the tallest bar for the W1 arrow and its label (about 30 px whatever
+        the plot's height), so the label never sits on a bar or leaves the plot."""
+        if getattr(self, "picture", None) is None:
+            return
+        px = max(60.0, float(self.getPlotItem().vb.height() or 150))
+        self.setYRange(0, self._top * 1.1 / max(0.4, 1.0 - 30.0 / px), padding=0)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_y()
