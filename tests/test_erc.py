@@ -261,3 +261,16 @@ def test_project_sources_and_curated_label(sample_project):
         result = evaluate_project(project, "sdd,cr,quality,curated,random", fmrs=(1e-2,))
         assert result.info["run_id"] == run
         assert result.sources == ["sdd", "cr", "quality", "curated", "random"]
+
+
+def test_sampling_just_above_the_cap_enumerates():
+    """A budget near the total picks a subset of the enumerated pairs (no slow rejection)."""
+    emb, labels, _ = separable_data(seed=6, clusters=30, per=10)
+    g, i = pair_counts(labels)
+    pairs = build_pairs(emb, labels, max_pairs=g + i - 7, seed=2)
+    assert pairs.genuine_pairs == g and pairs.impostor_pairs == i - 7
+    keys = pairs.a * len(labels) + pairs.b
+    assert len(np.unique(keys)) == len(keys)
+    tight = build_pairs(emb, labels, max_pairs=int(g * 1.5), seed=2)  # genuine: 3/4 of all
+    assert tight.genuine_pairs == int(g * 1.5) // 2
+    assert np.all(labels[tight.a[tight.genuine]] == labels[tight.b[tight.genuine]])

@@ -22,11 +22,9 @@ def cmd_erc(args) -> int:
                                  "not both")
         from fiqa_gui.core.store import Project
 
-        project_folder = args.project
-        inputs: list = []
-        check_erc_destination(args.out, force=args.force, project_folder=project_folder)
         with Project.open(args.project, read_only=True) as project:
-            inputs = [project.embeddings_path(), project.meta().get("source_path")]
+            protected = list(project.protected_paths())
+            check_erc_destination(args.out, force=args.force, protected=protected)
             result = evaluate_project(project, args.columns, run_id=args.run, **options)
     else:
         if not all(files):
@@ -34,11 +32,10 @@ def cmd_erc(args) -> int:
                                  "and --scores CSV (or give a PROJECT folder)")
         if args.run is not None:
             raise UserInputError("--run applies to a PROJECT only")
-        project_folder, inputs = None, list(files)
-        check_erc_destination(args.out, force=args.force, inputs=inputs)
+        protected = list(files)
+        check_erc_destination(args.out, force=args.force, protected=protected)
         result = evaluate_files(*files, args.columns, **options)
-    written = write_erc_outputs(result, args.out, force=args.force, inputs=inputs,
-                                project_folder=project_folder)
+    written = write_erc_outputs(result, args.out, force=args.force, protected=protected)
     sampled = "" if result.sampling.get("method") == "all pairs" else \
         f" (sampled: {result.sampling['method']}, seed {result.sampling['seed']})"
     print(f"{result.genuine_pairs:,} genuine / {result.impostor_pairs:,} impostor pairs"

@@ -2,21 +2,19 @@
 fraction), `auc.json` (one object per source and FMR: area, interval, pair counts, threshold,
 how the pairs were chosen) and `erc.png`, written together into DIR atomically.
 
-DIR is refused when it would hold or replace what the evaluation reads — the project folder
-itself, its thumbnails, or any input file inside DIR — whatever `force` says; an existing DIR
-is replaced only with `force` and only if an earlier output wrote it (`atomic_dir`)."""
+DIR follows the output rule of `atomic_output`: it is refused when it would hold or replace what
+the evaluation reads — the project folder or anything in it, any input — whatever `force` says;
+an existing DIR is replaced only with `force` and only if an earlier output wrote it."""
 
 from __future__ import annotations
 
 import csv
 import json
 import math
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from fiqa_gui.core.atomic_output import atomic_dir, check_destination
-from fiqa_gui.core.errors import UserInputError
+from fiqa_gui.core.atomic_output import atomic_dir, guard_output
 from fiqa_gui.core.evaluation.erc import ErcResult
 from fiqa_gui.core.evaluation.erc_plot import render_erc_png
 
@@ -61,38 +59,20 @@ def curve_rows(result: ErcResult) -> Iterable[list[str]]:
                    _cell(c.thresholds[j]), _cell(c.genuine_kept[j])]
 
 
-def _inside(path: Path, folder: Path) -> bool:
-    p, f = os.path.realpath(path), os.path.realpath(folder)
-    return os.path.commonpath([p, f]) == f
-
-
-def check_erc_destination(out: str | Path, *, force: bool, inputs: Iterable[str | Path] = (),
-                          project_folder: str | Path | None = None) -> Path:
-    """Refuse an output folder that would hold or replace the evaluation's own inputs."""
-    out = Path(out).absolute()
-    if project_folder is not None:
-        pf = Path(project_folder)
-        if os.path.realpath(out) == os.path.realpath(pf) or _inside(out, pf / "thumbnails"):
-            raise UserInputError("the output folder is the project's own folder", file=out,
-                                 fix=f"write to a folder of its own, e.g. {pf / 'erc'}.")
-        if _inside(pf, out):
-            raise UserInputError("the output folder holds the project", file=out,
-                                 fix="write to a new folder of its own.")
-    for p in inputs:
-        if p is not None and _inside(Path(p), out):
-            raise UserInputError(f"the output folder holds an input ({p}); it is never "
-                                 "replaced", file=out, fix="write to a new folder of its own.")
-    return check_destination(out, force=force, kind="dir")
+def check_erc_destination(out: str | Path, *, force: bool,
+                          protected: Iterable[str | Path] = ()) -> Path:
+    """The output rule (`atomic_output.guard_output`) for the folder `out`: never one holding
+    or being a `protected` path (the project's own files, the inputs), even with `force`."""
+    return guard_output(out, force=force, kind="dir", protected=protected)
 
 
 def write_erc_outputs(result: ErcResult, out: str | Path, *, force: bool = False,
-                      inputs: Iterable[str | Path] = (),
-                      project_folder: str | Path | None = None) -> list[Path]:
+                      protected: Iterable[str | Path] = ()) -> list[Path]:
     """Write curves.csv, auc.json and erc.png into the folder `out`; return their paths."""
-    inputs = list(inputs)
-    out = check_erc_destination(out, force=force, inputs=inputs, project_folder=project_folder)
+    protected = list(protected)
+    out = check_erc_destination(out, force=force, protected=protected)
     marker = {"kind": "erc", "sources": result.sources, "fmrs": result.fmrs}
-    with atomic_dir(out, force=force, marker=marker) as tmp:
+    with atomic_dir(out, force=force, marker=marker, protected=protected) as tmp:
         with open(tmp / "curves.csv", "w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
             w.writerow(CURVE_COLUMNS)

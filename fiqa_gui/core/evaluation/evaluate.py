@@ -13,9 +13,14 @@ from pathlib import Path
 import numpy as np
 
 from fiqa_gui.core.errors import UserInputError
-from fiqa_gui.core.evaluation.erc import ErcResult, compute_erc
+from fiqa_gui.core.evaluation.erc import ErcResult, check_fmrs, compute_erc
 from fiqa_gui.core.evaluation.label_sources import parse_columns, project_sources, table_sources
-from fiqa_gui.core.evaluation.pairs import DEFAULT_MAX_PAIRS, build_pairs, check_labels
+from fiqa_gui.core.evaluation.pairs import (
+    DEFAULT_MAX_PAIRS,
+    build_pairs,
+    check_labels,
+    impostor_pairs_used,
+)
 from fiqa_gui.core.progress import CancelToken, ProgressCallback, no_progress
 from fiqa_gui.core.seedsets.sampling import latest_score_run
 
@@ -31,6 +36,7 @@ def evaluate_arrays(embeddings: np.ndarray, labels: np.ndarray,
     """ERC of `sources` (name → one value per row) for rows with `embeddings` and `labels`."""
     t0 = time.perf_counter()
     check_labels(labels)
+    check_fmrs(fmrs, impostor_pairs_used(labels, max_pairs))  # before the slow part
     pairs = build_pairs(embeddings, labels, max_pairs=max_pairs, seed=seed, progress=progress,
                         cancel=cancel)
     result = compute_erc(pairs, sources, fmrs, variant=variant, bootstrap=bootstrap, seed=seed,

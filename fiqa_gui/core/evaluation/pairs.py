@@ -65,6 +65,14 @@ def pair_counts(labels: np.ndarray) -> tuple[int, int]:
     return genuine, n * (n - 1) // 2 - genuine
 
 
+def impostor_pairs_used(labels: np.ndarray, max_pairs: int = DEFAULT_MAX_PAIRS) -> int:
+    """How many impostor pairs `build_pairs` will use (all, or the sampled share)."""
+    genuine, impostor = pair_counts(labels)
+    if genuine + impostor <= max_pairs:
+        return impostor
+    return min(impostor, max_pairs - min(genuine, max_pairs // 2))
+
+
 def check_labels(labels: np.ndarray) -> None:
     """Refuse data with one cluster (no impostor pairs) or no cluster of two (no genuine)."""
     compact, n_clusters = compact_labels(labels)
@@ -131,14 +139,18 @@ def _genuine_pairs(labels: np.ndarray, total: int, budget: int,
     order = np.argsort(labels, kind="stable")
     sizes = np.bincount(labels)
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    if total <= budget:  # all of them, cluster by cluster
+    if total <= 2 * budget:  # all of them, cluster by cluster (then a subset if too many)
         parts_a, parts_b = [], []
         for c in np.flatnonzero(sizes >= 2):
             members = order[starts[c]:starts[c] + sizes[c]]
             i, j = np.triu_indices(sizes[c], 1)
             parts_a.append(members[i])
             parts_b.append(members[j])
-        return np.concatenate(parts_a), np.concatenate(parts_b)
+        a, b = np.concatenate(parts_a), np.concatenate(parts_b)
+        if total <= budget:
+            return a, b
+        pick = rng.choice(total, size=budget, replace=False)
+        return a[pick], b[pick]
     # uniform over genuine pairs: a cluster with probability ∝ its pair count, then two members
     per_cluster = sizes * (sizes - 1) / 2.0
     p = per_cluster / per_cluster.sum()
@@ -156,6 +168,12 @@ def _impostor_pairs(labels: np.ndarray, total: int, budget: int,
                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     n = len(labels)
     budget = min(budget, total)
+    if budget * 2 >= total:  # most of them: enumerate (≤ 2 budgets) and pick, no rejection
+        a, b = np.triu_indices(n, 1)
+        across = labels[a] != labels[b]
+        a, b = a[across], b[across]
+        pick = rng.choice(len(a), size=budget, replace=False)
+        return a[pick], b[pick]
 
     def draw(k: int) -> tuple[np.ndarray, np.ndarray]:
         # rejection sampling: uniform ordered pairs, keep those across clusters
