@@ -22,6 +22,7 @@ from fiqa_gui.cli import (
     erc_command,
     export_command,
     project_commands,
+    relocate_command,
     sample_command,
     score_command,
     window_commands,
@@ -43,7 +44,7 @@ from fiqa_gui.core.errors import (
 )
 
 COMMAND_MODULES = (project_commands, score_command, cluster_command, sample_command,
-                   export_command, erc_command, window_commands)
+                   export_command, erc_command, relocate_command, window_commands)
 """Each adds its subcommands to the parser (`add_parsers(sub)`); a new command is a new module."""
 
 

@@ -1,11 +1,13 @@
-"""Progress reporting and cancellation shared by the CLI (a stderr bar) and the GUI workers."""
+"""Progress reporting and cancellation shared by the CLI (a stderr bar) and the GUI workers,
+and the memory budget that bounds what concurrent decoding workers hold at once."""
 
 from __future__ import annotations
 
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Protocol
 
 from fiqa_gui.core.errors import Cancelled
@@ -88,3 +90,40 @@ def chained(*callbacks: Callable[[int, int, str], None]) -> ProgressCallback:
             cb(done, total, stage)
 
     return call
+
+
+class MemoryBudget:
+    """Bound the bytes concurrent workers hold at once (e.g. decoded images).
+
+    `with budget.reserve(n):` waits until `n` more bytes fit; a request larger than the whole
+    budget waits until it can run alone, so one huge image never runs beside another.
+    """
+
+    def __init__(self, total_bytes: int) -> None:
+        self.total = int(total_bytes)
+        self._used = 0
+        self._cond = threading.Condition()
+
+    @contextmanager
+    def reserve(self, n_bytes: int) -> Iterator[None]:
+        n = max(0, min(int(n_bytes), self.total))
+        with self._cond:
+            while self._used + n > self.total:
+                self._cond.wait()
+            self._used += n
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._used -= n
+                self._cond.notify_all()
+
+
+DECODE_BUDGET = MemoryBudget(512 << 20)
+"""Shared by every image decoder (image checks, pixel cues): at most ~512 MB of decoded pixels
+at once, whatever the number of worker threads."""
+
+
+def decoded_bytes(width: int, height: int) -> int:
+    """What decoding an image of this size may hold: 4 bytes a pixel, plus one mode conversion."""
+    return int(width) * int(height) * 4 * 2

@@ -11,7 +11,13 @@ from PIL import Image
 
 from fiqa_gui.core.errors import UserInputError
 from fiqa_gui.core.ingest.dataset import Dataset
-from fiqa_gui.core.progress import CancelToken, ProgressCallback, no_progress
+from fiqa_gui.core.progress import (
+    DECODE_BUDGET,
+    CancelToken,
+    ProgressCallback,
+    decoded_bytes,
+    no_progress,
+)
 
 CHUNK = 256
 
@@ -36,7 +42,8 @@ def probe_image(path: Path) -> tuple[int, int] | None:
             size = im.size
             if im.format == "JPEG":
                 im.draft("RGB", (max(1, size[0] // 8), max(1, size[1] // 8)))
-            im.load()
+            with DECODE_BUDGET.reserve(decoded_bytes(*im.size)):  # bounded across threads
+                im.load()
             return size
     except Exception:  # any decoder failure means "unreadable"; reported, never raised
         return None

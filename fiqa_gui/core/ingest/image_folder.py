@@ -24,12 +24,14 @@ def read_image_folder(root: str | Path) -> Dataset:
     clusters: list[str] = []
     ignored_top = 0
     ignored_deep = 0
+    empty_clusters: list[str] = []  # cluster folders with no image file in them
     for sub in sorted(root.iterdir(), key=lambda p: p.name):
         if sub.name.startswith("."):
             continue
         if not sub.is_dir():
             ignored_top += sub.suffix.lower() in IMAGE_EXTENSIONS
             continue
+        before = len(paths)
         for f in sorted(sub.iterdir(), key=lambda p: p.name):
             if f.name.startswith("."):
                 continue
@@ -39,6 +41,8 @@ def read_image_folder(root: str | Path) -> Dataset:
             if f.suffix.lower() in IMAGE_EXTENSIONS:
                 paths.append(f"{sub.name}/{f.name}")
                 clusters.append(sub.name)
+        if len(paths) == before:
+            empty_clusters.append(sub.name)
     if not paths:
         hint = (" (images were found directly in the folder: put each cluster's images in a "
                 "sub-folder named after the cluster)") if ignored_top else ""
@@ -48,6 +52,10 @@ def read_image_folder(root: str | Path) -> Dataset:
     if ignored_top:
         warnings.append(f"{root}: {ignored_top} image(s) directly in the root were ignored "
                         "(not in a cluster sub-folder)")
+    if empty_clusters:
+        shown = ", ".join(empty_clusters[:5]) + (", …" if len(empty_clusters) > 5 else "")
+        warnings.append(f"{root}: {len(empty_clusters)} cluster folder(s) hold no image files "
+                        f"({', '.join(sorted(IMAGE_EXTENSIONS))}) and were left out: {shown}")
     if ignored_deep:
         warnings.append(f"{root}: {ignored_deep} nested folder(s) below cluster folders were "
                         "ignored (only ROOT/<cluster>/<image> is read)")

@@ -1,7 +1,10 @@
 """Read a CSV manifest (`path`, `cluster`, any attribute columns) with validation.
 
 Every user mistake becomes a `UserInputError` naming the file, the line (as an editor shows it:
-the header is line 1) and the fix.
+the header is line 1; a quoted record spanning several lines is named by the line it starts on)
+and the fix. Paths are kept exactly as written — spaces and, on POSIX, backslashes are part of
+file names there — and two rows naming the same file (also through a symlink, or as `a/../b`)
+are duplicates.
 """
 
 from __future__ import annotations
@@ -47,15 +50,20 @@ def read_manifest(path: str | Path) -> Dataset:
         raise UserInputError("the file contains NUL bytes; it is not a CSV text file", file=path,
                              fix="pass a CSV manifest with a header row (path,cluster,...).")
     reader = csv.reader(io.StringIO(text, newline=""))
-    records = []  # (editor line number, cells); fully blank lines are skipped
+    records = []  # (editor line the record starts on, cells); fully blank lines are skipped
+    start = 1
     try:
         for row in reader:
             if row and any(cell.strip() for cell in row):
-                records.append((reader.line_num, row))
+                records.append((start, row))
+            start = reader.line_num + 1
     except csv.Error as err:
-        raise UserInputError(f"the CSV cannot be parsed ({err})", file=path,
-                             row=reader.line_num, row_kind="line",
-                             fix="check the quoting on that line.") from None
+        raise UserInputError(f"the CSV cannot be parsed ({err}); the record starting on this "
+                             "line runs to the end of the file" if "EOF" in str(err) else
+                             f"the CSV cannot be parsed ({err})", file=path,
+                             row=start, row_kind="line",
+                             fix="check the quoting on that line (a quote opened and never "
+                             "closed?).") from None
     if not records:
         raise UserInputError("the manifest is empty", file=path,
                              fix="add a header row 'path,cluster' and one row per image.")
@@ -89,8 +97,8 @@ def read_manifest(path: str | Path) -> Dataset:
                 f"the row has {len(row)} fields but the header has {len(header)}",
                 file=path, row=line, row_kind="line",
                 fix="quote cells that contain commas, and give every row the header's columns.")
-        p, c = row[ipath].strip(), row[iclus].strip()
-        if not p:
+        p, c = row[ipath], row[iclus].strip()  # a path is a file name: kept as written
+        if not p.strip():
             raise UserInputError("the 'path' cell is empty", file=path, row=line,
                                  row_kind="line", fix="give every row an image path.")
         if not c:
@@ -104,7 +112,7 @@ def read_manifest(path: str | Path) -> Dataset:
                 file=path, row=line, row_kind="line",
                 fix="list each image once; remove or rename the duplicate row.")
         seen[key] = line
-        paths.append(p.replace("\\", "/"))
+        paths.append(p.replace("\\", "/") if os.name == "nt" else p)
         lines.append(line)
         clusters.append(c)
         for i, h in attr_cols:
@@ -115,8 +123,8 @@ def read_manifest(path: str | Path) -> Dataset:
 
 
 def _normalise_key(p: str, base: Path) -> str:
-    q = Path(p.replace("\\", "/"))
+    q = Path(p)
     if not q.is_absolute():
         q = base / q
-    # resolve '..' without touching the disk (the file may be missing; reported later)
-    return os.path.normcase(os.path.normpath(str(q.absolute())))
+    # symlinks and '..' resolved (a missing file is kept as spelled; it is reported later)
+    return os.path.normcase(os.path.realpath(q))

@@ -1,8 +1,12 @@
 """Model-free image quality cues (SPEC §3), OFIQ-style, from pixels alone.
 
-Every image is decoded (JPEGs through Pillow's draft mode, which decodes at a reduced scale),
-centre-cropped to a square, resized to `ANALYSIS_SIZE`² and measured inside a fixed central
-ellipse (the face region of an aligned crop):
+Every image is decoded at (about) the size the cues need: JPEGs through Pillow's draft mode,
+which decodes at a reduced DCT scale; other formats above `REDUCE_ABOVE_PIXELS` are box-reduced
+right after decoding, before any conversion, and every decode holds a share of
+`progress.DECODE_BUDGET` so a few huge images never run side by side (one 9,400² PNG costs its
+decoded size once, not gigabytes). The image is then centre-cropped to a square, resized to
+`ANALYSIS_SIZE`² and measured inside a fixed central ellipse (the face region of an aligned
+crop):
 
 - linear luminance `L = floor(255·(0.2126 R + 0.7152 G + 0.0722 B) + 0.5)` of linearised sRGB and
   its 256-bin normalised histogram `p` over the mask;
@@ -34,7 +38,13 @@ import numpy as np
 from PIL import Image
 
 from fiqa_gui.core.errors import Cancelled
-from fiqa_gui.core.progress import CancelToken, ProgressCallback, no_progress
+from fiqa_gui.core.progress import (
+    DECODE_BUDGET,
+    CancelToken,
+    ProgressCallback,
+    decoded_bytes,
+    no_progress,
+)
 from fiqa_gui.core.scoring.artifacts import LAPLACIAN_NOISE_GAIN, blockiness, noise_sigma
 
 ANALYSIS_SIZE = 112
@@ -42,6 +52,8 @@ ANALYSIS_SIZE = 112
 MASK_CENTRE = (0.5, 0.52)  # (x, y): aligned crops put the face slightly below the middle
 MASK_AXES = (0.36, 0.44)  # horizontal, vertical
 UNDER_L, OVER_L = 25, 247
+REDUCE_ABOVE_PIXELS = 4_000_000  # larger images are reduced to a short side ≥ REDUCED_SIDE
+REDUCED_SIDE = 4 * ANALYSIS_SIZE
 
 CUES = ("luminance_mean", "luminance_variance", "under_exposure", "over_exposure",
         "dynamic_range", "sharpness", "noise", "blockiness", "resolution")
@@ -191,10 +203,25 @@ def read_cues(path: str) -> dict[str, float] | None:
             if img.format == "JPEG":
                 # decode at a reduced DCT scale, never below the analysis size
                 img.draft("RGB", (ANALYSIS_SIZE, ANALYSIS_SIZE))
-            img.load()
-            return image_cues(img, original_size=original)
+            with DECODE_BUDGET.reserve(decoded_bytes(*img.size)):
+                img.load()
+                small = reduce_large(img)
+            return image_cues(small, original_size=original)
     except Exception:  # noqa: BLE001 — any bad file is reported as unreadable, never raised
         return None
+
+
+def reduce_large(img: Image.Image) -> Image.Image:
+    """`img` box-reduced by an integer factor to a short side ≥ `REDUCED_SIDE` when it has more
+    than `REDUCE_ABOVE_PIXELS` pixels (the cues are measured at `ANALYSIS_SIZE` anyway)."""
+    w, h = img.size
+    factor = min(w, h) // REDUCED_SIDE
+    if w * h <= REDUCE_ABOVE_PIXELS or factor < 2:
+        return img
+    try:
+        return img.reduce(factor)
+    except (ValueError, NotImplementedError):  # a mode reduce() does not handle (e.g. "P")
+        return img.convert("RGB").reduce(factor)
 
 
 def compute_image_cues(paths: list[str], *, workers: int | None = None,
@@ -206,6 +233,8 @@ def compute_image_cues(paths: list[str], *, workers: int | None = None,
     of `paths`. Raises `Cancelled` when the token is set.
     """
     progress = progress or no_progress
+    if workers is not None and (isinstance(workers, bool) or workers < 1):
+        raise ValueError(f"workers must be at least 1 (got {workers!r})")
     n = len(paths)
     out = {k: np.full(n, np.nan, dtype=np.float32) for k in CUES}
     unreadable = np.zeros(n, dtype=bool)
