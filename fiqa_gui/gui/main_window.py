@@ -556,8 +556,7 @@ class MainWindow(QMainWindow):
         dialog = NewProjectDialog(kind, self)
         if dialog.exec() != NewProjectDialog.DialogCode.Accepted:
             return
-        values = dialog.values()
-        self.jobs.run("Creating the project", project_jobs.create_project(values),
+        self.jobs.run("Creating the project", dialog.job(),  # embeds photos when asked
                       lambda folder: self.open_project(folder))
 
     def open_demo(self, folder: str | Path | None = None, on_open=None) -> bool:
