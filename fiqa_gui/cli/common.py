@@ -16,7 +16,8 @@ class OneLineParser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (what is wrong, where to read more), exit 2."""
 
     def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {one_line(message)} (see '{self.prog} --help')\n")
+        root = self.prog.split()[0]
+        self.exit(2, f"{root}: error: {one_line(message)} (see '{self.prog} --help')\n")
 
 
 def seed_arg(text: str) -> int:

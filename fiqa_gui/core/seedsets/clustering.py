@@ -378,7 +378,6 @@ def cluster_folder_to_manifest(images: str | Path, embeddings: str | Path,
     _validate_thresholds((threshold,))
     root = Path(images).absolute()
     emb_path = Path(embeddings)
-    out_csv = guard_output(out_csv, force=force, protected=[emb_path])
     paths = list_images(root)
     protected = [emb_path, *(root / p for p in paths)]
     out_csv = guard_output(out_csv, force=force, protected=protected)

@@ -28,7 +28,11 @@ from fiqa_gui.core.atomic_output import (
     release_temporary,
     sweep_stale,
 )
-from fiqa_gui.core.errors import UserInputError, os_error_as_user_error
+from fiqa_gui.core.errors import (
+    UserInputError,
+    database_error_as_user_error,
+    os_error_as_user_error,
+)
 from fiqa_gui.core.ingest.dataset import Dataset
 from fiqa_gui.core.ingest.loading import LoadedData
 from fiqa_gui.core.progress import CancelToken, ProgressCallback, no_progress
@@ -268,9 +272,7 @@ class Project:
                 lock.release()
             if isinstance(err, ProjectError):
                 raise
-            raise ProjectError(f"the project database cannot be read ({err}); it was not "
-                               "changed", file=db,
-                               fix="restore the project folder from a backup.") from None
+            raise _open_error(err, db) from None
         global _last_database
         _last_database = db
         if version > SCHEMA_VERSION:
@@ -591,6 +593,25 @@ def _check_header(db: Path) -> None:
         raise ProjectError("the project database cannot be read: project.sqlite is not an "
                            "SQLite database; it was not changed",
                            file=db, fix="restore the project folder from a backup.")
+
+
+def _open_error(err: Exception, db: Path) -> ProjectError:
+    """Why a project database would not open, in the user's terms (never 'restore a backup' for
+    a disk that is merely full)."""
+    if isinstance(err, sqlite3.OperationalError) and "i/o" in str(err).lower():
+        try:
+            full = shutil.disk_usage(db.parent).free < (1 << 20)
+        except OSError:
+            full = False
+        if full:
+            return ProjectError("not enough disk space to open the project (SQLite needs room "
+                                "for its journal); nothing was changed", file=db,
+                                fix="free some disk space and try again.")
+    mapped = database_error_as_user_error(err, db)
+    if mapped is not None:
+        return ProjectError(mapped.message, file=db, fix=mapped.fix)
+    return ProjectError(f"the project database cannot be read ({err}); it was not changed",
+                        file=db, fix="restore the project folder from a backup.")
 
 
 def _creation_error(err: Exception, folder: Path) -> ProjectError:
