@@ -124,7 +124,9 @@ def test_consistency_trap_on_degraded_clusters_only(scored):
     assert not flagged & {0, 1, 2, 3, 11}
     detail = next(d for d in scored["diag"].details if d.flag == "consistency_trap")
     assert "consistent is not the same as good" in detail.explanation
-    assert detail.numbers["cohesion"] >= detail.numbers["median_cohesion"]
+    # the rule is on the absolute poorness scale (was: cohesion above the median cluster's)
+    assert detail.numbers["embedding_poorness"] >= 0.5
+    assert f"{detail.numbers['embedding_poorness']:.0%}" in detail.explanation
 
 
 def test_score_shift_flags_the_good_image(scored):

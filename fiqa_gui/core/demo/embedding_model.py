@@ -109,6 +109,11 @@ class EmbeddingModel:
     sigma_n: float = 0.2  # constant model noise
     b: float = 0.6  # pull toward the degradation kind's direction per unit strength
     gamma: float = 0.5  # pull toward the common low-information direction per unit strength
+    # Variants for sweeps (the defaults leave the demo model as documented above):
+    bunching: float = 0.0  # c > 0 adds c·o (o a fixed unit vector) to every unit row, so all
+    #   cosines rise to about (cos + c²)/(1 + c²): c = 1.5 puts them in ~0.6-0.95, like dlib's
+    fading_variation: bool = True  # False: the image-specific variation does not fade with
+    #   degradation, so degraded clusters are no tighter than clean ones (as with a real model)
     _consts: dict = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -121,6 +126,11 @@ class EmbeddingModel:
             "kind_dirs": np.vstack([np.zeros(self.dim), basis[1 : 1 + len(KINDS)]]),
             "nuisance": basis[1 + len(KINDS) :],
         }
+        if self.bunching > 0:  # its own generator: the default constants stay as they were
+            o = np.random.default_rng([self.seed, _TAG_MODEL, self.dim, 1]).standard_normal(
+                self.dim)
+            o -= basis.T @ (basis @ o)
+            self._consts["offset"] = o / np.linalg.norm(o)
 
     @property
     def common_direction(self) -> np.ndarray:
@@ -180,9 +190,19 @@ class EmbeddingModel:
         x *= a[:, None]
         x += (self.b * s)[:, None] * self._consts["kind_dirs"][kinds]
         x += np.outer(self.gamma * s, self._consts["m"])
-        tau = np.sqrt((a * self.sigma_r) ** 2 + self.sigma_n**2) / np.sqrt(self.dim)
+        fade = a if self.fading_variation else np.ones_like(a)
+        tau = np.sqrt((fade * self.sigma_r) ** 2 + self.sigma_n**2) / np.sqrt(self.dim)
         x += tau[:, None] * noise
-        return _unit_rows(x).astype(np.float32)
+        x = _unit_rows(x)
+        if self.bunching > 0:
+            x = _unit_rows(x + self.bunching * self._consts["offset"])
+        return x.astype(np.float32)
+
+
+def bunched_model(seed: int = 0, dim: int = 128) -> EmbeddingModel:
+    """The sweeps' second model: 128-d like the real check, cosines bunched (every pair between
+    about 0.6 and 0.95, like dlib's) and degraded clusters no tighter than clean ones."""
+    return EmbeddingModel(seed=seed, dim=dim, bunching=1.5, fading_variation=False)
 
 
 def nuisance_coefficients(

@@ -31,7 +31,13 @@ from fiqa_gui.core.demo.embedding_model import (
     nuisance_coefficients,
 )
 from fiqa_gui.core.demo.faces import Appearance, View, random_appearance, render_face
-from fiqa_gui.core.demo.scenarios import SCENARIOS, ImageSpec, cluster_name, plan_dataset
+from fiqa_gui.core.demo.scenarios import (
+    SCENARIOS,
+    ImageSpec,
+    MakeUp,
+    cluster_name,
+    plan_dataset,
+)
 
 ProgressFn = Callable[[int, int, str], None]
 
@@ -145,10 +151,13 @@ def _kind_index(kinds) -> np.ndarray:
     return np.array([lookup[k] for k in kinds], dtype=np.int64)
 
 
-def embed_specs(specs: list[ImageSpec], seed: int, dim: int = 512) -> np.ndarray:
-    """Embeddings (N x dim float32) of planned images with the documented model. A near-duplicate
-    copy reuses its source's noise draw plus a little fresh noise (cosine ~0.99 to the source)."""
-    model = EmbeddingModel(seed=seed, dim=dim)
+def embed_specs(specs: list[ImageSpec], seed: int, dim: int = 512,
+                model: EmbeddingModel | None = None) -> np.ndarray:
+    """Embeddings (N x dim float32) of planned images with the documented model (or `model`,
+    e.g. `bunched_model`). A near-duplicate copy reuses its source's noise draw plus a little
+    fresh noise (cosine ~0.99 to the source)."""
+    model = model or EmbeddingModel(seed=seed, dim=dim)
+    dim = model.dim
     noise = np.empty((len(specs), dim))
     for i, sp in enumerate(specs):
         own = sp.source if sp.source >= 0 else sp.index
@@ -270,18 +279,21 @@ def generate_demo(
     progress: ProgressFn | None = None,
     cancel=None,
     workers: int | None = None,
+    make_up: MakeUp | None = None,
+    model: EmbeddingModel | None = None,
 ) -> Path:
     """Generate the demo dataset into `out_dir`; return the path of its manifest.csv.
 
     `progress(done, total, stage)` is called as work advances; `cancel.check()` (if given) is
     called between batches and may raise to stop. `workers` rendering processes (default: up to
     2, by CPU count; 1 in a frozen app); the output is byte-identical whatever the number.
-    Existing files in `out_dir` are overwritten, never deleted.
+    Existing files in `out_dir` are overwritten, never deleted. `make_up` and `model` vary the
+    data set for sweeps (`scenarios.MakeUp`, `embedding_model.bunched_model`); None is the demo.
     """
     progress = progress or (lambda done, total, stage: None)
     out_dir = Path(out_dir)
     progress(0, 1, "Planning")
-    specs = plan_dataset(seed, n_clusters)
+    specs = plan_dataset(seed, n_clusters, make_up)
     (out_dir / "images").mkdir(parents=True, exist_ok=True)
     progress(1, 1, "Planning")
     if workers is None:  # a frozen app would re-launch itself in a spawned worker
@@ -290,7 +302,7 @@ def generate_demo(
     if cancel is not None:
         cancel.check()
     progress(0, 1, "Computing embeddings")
-    emb = embed_specs(specs, seed)
+    emb = embed_specs(specs, seed, model=model)
     progress(1, 1, "Computing embeddings")
     progress(0, 1, "Writing files")
     _save_npy(emb, out_dir / "embeddings.npy")

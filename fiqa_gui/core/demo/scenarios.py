@@ -101,11 +101,34 @@ def cluster_name(i: int, n_clusters: int = 0) -> str:
     return f"id_{i + 1:0{width}d}"
 
 
-def allocate(n_clusters: int) -> dict[str, int]:
+@dataclass(frozen=True)
+class MakeUp:
+    """What the data set is made of, for sweeps: the share of consistently degraded clusters
+    (None = the default mix) and the degradation kinds of the planted degraded clusters
+    (consistent and one-good-many-poor; None = all `KINDS`, blur first)."""
+
+    degraded_share: float | None = None
+    kinds: tuple[str, ...] | None = None
+    one_good_many_poor: int | None = None  # a fixed number of these clusters, else the mix
+
+
+def allocate(n_clusters: int, degraded_share: float | None = None,
+             one_good_many_poor: int | None = None) -> dict[str, int]:
     """Clusters per scenario: the default mix scaled to n_clusters, at least one of each
-    (when n_clusters >= 7), by largest remainder."""
+    (when n_clusters >= 7), by largest remainder. With `degraded_share`, that share of the
+    clusters (rounded) is ``consistent_degraded`` and the rest follows the default mix."""
     if n_clusters < 1:
         raise ValueError("n_clusters must be at least 1")
+    if degraded_share is not None:
+        if not 0.0 <= degraded_share < 1.0:
+            raise ValueError("degraded_share must be in [0, 1)")
+        n_deg = int(round(degraded_share * n_clusters))
+        fixed = {"consistent_degraded": n_deg}
+        if one_good_many_poor is not None:
+            fixed["one_good_many_poor"] = min(one_good_many_poor, n_clusters - n_deg)
+        rest = _largest_remainder(DEFAULT_MIX, n_clusters - sum(fixed.values()), exclude=fixed)
+        rest.update(fixed)
+        return {s: rest.get(s, 0) for s in SCENARIOS}
     total = sum(DEFAULT_MIX.values())
     if n_clusters < len(SCENARIOS):
         return {s: int(i < n_clusters) for i, s in enumerate(SCENARIOS)}
@@ -115,6 +138,18 @@ def allocate(n_clusters: int) -> dict[str, int]:
     left = n_clusters - sum(counts.values())
     by_rest = sorted(SCENARIOS, key=lambda s: (-(raw[s] - math.floor(raw[s])), SCENARIOS.index(s)))
     for s in by_rest[:left]:
+        counts[s] += 1
+    return counts
+
+
+def _largest_remainder(mix: dict[str, int], n: int, exclude) -> dict[str, int]:
+    """`n` clusters over the scenarios of `mix` not in `exclude`, proportional to the mix."""
+    names = [s for s in SCENARIOS if s not in exclude]
+    total = sum(mix[s] for s in names)
+    raw = {s: mix[s] * n / total for s in names}
+    counts = {s: math.floor(raw[s]) for s in names}
+    by_rest = sorted(names, key=lambda s: (-(raw[s] - counts[s]), names.index(s)))
+    for s in by_rest[: n - sum(counts.values())]:
         counts[s] += 1
     return counts
 
@@ -165,10 +200,11 @@ def _size(rng: np.random.Generator) -> int:
     return int(np.clip(round(math.exp(rng.normal(math.log(27), 0.6))), 5, 60))
 
 
-def _kind_cycle(rng: np.random.Generator) -> list[str]:
-    """Blur first (the canonical case), then the other kinds in a seeded order."""
-    rest = [k for k in KINDS if k != "blur"]
-    return ["blur", *(rest[i] for i in rng.permutation(len(rest)))]
+def _kind_cycle(rng: np.random.Generator, kinds: tuple[str, ...] = KINDS) -> list[str]:
+    """Blur first (the canonical case, when among `kinds`), then the others in a seeded order."""
+    first = ["blur"] if "blur" in kinds else []
+    rest = [k for k in kinds if k != "blur"]
+    return [*first, *(rest[i] for i in rng.permutation(len(rest)))]
 
 
 def _cluster_members(scenario: str, rng: np.random.Generator, kind: str) -> list[dict]:
@@ -214,13 +250,20 @@ def _member(kind: str, strength: float, role: str = "") -> dict:
     return {"kind": kind, "strength": strength if kind != "none" else 0.0, "role": role}
 
 
-def plan_dataset(seed: int = 0, n_clusters: int = 60) -> list[ImageSpec]:
-    """The full list of images of the demo, in manifest order."""
-    counts = allocate(n_clusters)
+def plan_dataset(seed: int = 0, n_clusters: int = 60,
+                 make_up: MakeUp | None = None) -> list[ImageSpec]:
+    """The full list of images of the demo, in manifest order (`make_up` None: the default
+    demo, unchanged)."""
+    make_up = make_up or MakeUp()
+    counts = allocate(n_clusters, make_up.degraded_share, make_up.one_good_many_poor)
+    kinds = tuple(make_up.kinds or KINDS)
+    unknown = set(kinds) - set(KINDS)
+    if unknown or not kinds:
+        raise ValueError(f"unknown degradation kinds {sorted(unknown)}; known: {KINDS}")
     labels = [s for s in SCENARIOS for _ in range(counts[s])]
     rng = np.random.default_rng([seed, _TAG_PLAN, n_clusters])
     labels = [labels[i] for i in rng.permutation(len(labels))]
-    cycles = {s: _kind_cycle(rng) for s in ("consistent_degraded", "one_good_many_poor")}
+    cycles = {s: _kind_cycle(rng, kinds) for s in ("consistent_degraded", "one_good_many_poor")}
     seen = dict.fromkeys(cycles, 0)
     hosts = [i for i, s in enumerate(labels) if s in ("clean", "mixed")] or list(range(n_clusters))
     specs: list[ImageSpec] = []
@@ -228,7 +271,7 @@ def plan_dataset(seed: int = 0, n_clusters: int = 60) -> list[ImageSpec]:
         crng = np.random.default_rng([seed, _TAG_CLUSTER, ci])
         kind = "none"
         if scenario in cycles:
-            kind = cycles[scenario][seen[scenario] % len(KINDS)]
+            kind = cycles[scenario][seen[scenario] % len(kinds)]
             seen[scenario] += 1
         members = _cluster_members(scenario, crng, kind)
         members = [members[i] for i in crng.permutation(len(members))]

@@ -20,7 +20,8 @@ images outranks a lone good image (score shift) and a uniformly poor cluster loo
 Anchors are the curator-approved seed images of a cluster when there are any. Before that they
 are *proposed*: the top images by model-free quality, at most `max_anchors` and a quarter of the
 cluster, among members that are not identity suspects (nearer to another cluster's centre than to
-their own, or negative signed SDD) — so centrality guards identity but never ranks quality.
+their own, or negative signed SDD) nor near-blank (`eligibility`) — so centrality guards identity
+but never ranks quality.
 Other clusters' centres (NNCCS) do not depend on anchors, so changing one cluster's anchors
 changes `quality` in that cluster only.
 """
@@ -51,7 +52,8 @@ class AnchoredResult:
 def propose_anchors(labels: np.ndarray, strength: np.ndarray, suspect: np.ndarray, *,
                     max_anchors: int = MAX_ANCHORS,
                     fraction: float = ANCHOR_FRACTION) -> dict[int, list[int]]:
-    """Per cluster (≥ 2 images), the best images by model-free quality that are not suspects."""
+    """Per cluster (≥ 2 images), the best images by model-free quality that are not `suspect`
+    (the mask of `eligibility.ineligible`: identity suspects and near-blank images)."""
     anchors: dict[int, list[int]] = {}
     for members in cluster_members(labels):
         if len(members) < 2:

@@ -1,18 +1,29 @@
 """Flags that expose where SDD/CR labels are known to be wrong, each with a plain explanation.
 
-Thresholds are parameters (`FlagParams`) chosen from principles, not tuned to any generator:
+Thresholds are parameters (`FlagParams`), and none of them is a quantile of the data set: a rule
+"the bottom 35 %" or "tighter than the median cluster" moves with the data set's make-up, and on
+a real-photo check where three clusters in four were degraded it found a fifth of them. The
+flags instead measure every image on the *poorness scale* of `quality_scale` — 0 = typical of
+reference good images, 1 = typical of reference poor ones, the references fixed by the
+curator's trusted images or by self-calibration (the project's own best images, degraded;
+`self_calibration`) — so a threshold means the same at 10 % and at 75 % poor data.
 
-- `consistency_trap` (cluster): the cluster's positives are tighter than the typical cluster's
-  (mean pairwise cosine ≥ the median over clusters) while its typical image sits in the bottom
-  `trap_strength` (35 %) of the data set by model-free quality — by the combined cue, or by the
-  embedding-side cue alone (the cluster gathers where degraded images of many identities
-  gather; pixel cues are blind to occluders and mild exposure faults, so either cue suffices).
-  Tight *and* poor is the signature of SPEC §5 defect 1: SDD scores every image of it high.
+- `consistency_trap` (cluster, ≥ 3 images): its typical image is poor — median embedding
+  poorness ≥ `trap_embedding` (0.5: at least halfway from the good references to the poor ones
+  in how crowded it is by other identities) or median pixel poorness ≥ `trap_pixel` (1.0: all
+  the way, since clean photos' pixel scores vary with lighting far more than their crowding
+  does). SDD, fed by the cluster's own mutually similar images, rates such a cluster as it rates
+  good ones; the explanation gives its median SDD as a percentile of the good references' SDD.
+  Not cohesion: with a real model degraded clusters were *not* tighter than clean ones in
+  absolute cosine; what marked them was a high SDD together with low model-free quality. No SDD
+  threshold either: SDD is min-max normalised over the data set, so any cut on it moves with the
+  make-up. That is SPEC §5 defect 1.
 - `score_shift` (image, and its cluster): an image clearly better than its cluster's typical one
-  (model-free quality ≥ the cluster median + `shift_gap`, a quarter of the percentile scale) that
-  SDD or CR nevertheless ranks in the lower half of its cluster — defect 2.
+  (poorness ≤ the cluster median − `shift_gap`, half the good-to-poor distance) that SDD or CR
+  nevertheless ranks in the lower half of its cluster — defect 2.
 - `identity_suspect` (image): negative signed SDD (positives below negatives), or nearer to
-  another cluster's centre than to its own (CCS < NNCCS).
+  another cluster's centre than to its own (CCS < NNCCS); the explanation names that nearer
+  cluster and the cosine to its centre.
 - `near_duplicate` (image, with a group id): cosine ≥ `near_dup_cos` (0.985) to another image of
   its cluster; real face models give such values only for copies of one photo (resized,
   re-encoded, lightly augmented), which inflate each other's positives.
@@ -28,6 +39,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from fiqa_gui.core.labels.quality_scale import QualityScale, quality_scale
 from fiqa_gui.core.labels.ranking import cluster_members, descending_ranks
 
 IMAGE_FLAGS = ("singleton", "identity_suspect", "score_shift", "near_duplicate", "low_iq",
@@ -37,8 +49,9 @@ CLUSTER_FLAGS = ("consistency_trap", "score_shift")
 
 @dataclass(frozen=True)
 class FlagParams:
-    trap_strength: float = 0.35
-    shift_gap: float = 0.25
+    trap_embedding: float = 0.5
+    trap_pixel: float = 1.0
+    shift_gap: float = 0.5
     near_dup_cos: float = 0.985
     low_iq: float = 30.0
 
@@ -62,6 +75,8 @@ class Diagnostics:
     near_dup_group: np.ndarray      # group id per image, −1 when none
     cohesion: np.ndarray            # mean pairwise cosine per cluster (NaN below 2 images)
     cluster_strength: np.ndarray    # median model-free quality per cluster
+    cluster_poorness: np.ndarray    # median poorness per cluster (the scale of `scale`)
+    scale: QualityScale | None = None
 
     def row_flags(self, labels: np.ndarray) -> list[list[str]]:
         """Image flags plus their cluster's flags, as the score CSV writes them.
@@ -82,10 +97,13 @@ def diagnose(embeddings: np.ndarray, labels: np.ndarray, *, strength: np.ndarray
              sdd: np.ndarray, sdd_signed: np.ndarray, cr: np.ndarray, ccs: np.ndarray,
              nnccs: np.ndarray, iq: np.ndarray | None = None,
              unreadable: np.ndarray | None = None,
-             embedding_strength: np.ndarray | None = None,
-             params: FlagParams = FlagParams()) -> Diagnostics:
-    """Compute every flag; `strength` is `quality_cues.model_free_quality` (0–1) and
-    `embedding_strength` its embedding-side part alone (percentile rank of −lowinfo)."""
+             params: FlagParams = FlagParams(), scale: QualityScale | None = None,
+             cluster_names: list[str] | None = None,
+             nn_cluster: np.ndarray | None = None) -> Diagnostics:
+    """Compute every flag; `strength` is `quality_cues.model_free_quality` (0–1, shown next to
+    the flags), `scale` the poorness scale (computed here from embeddings and `iq` without a
+    pixel calibration when None), `nn_cluster` the nearest other cluster per image (computed for
+    identity suspects when None); `cluster_names` name clusters in the explanations."""
     n = len(labels)
     n_clusters = int(labels.max()) + 1 if n else 0
     flags: list[list[str]] = [[] for _ in range(n)]
@@ -93,7 +111,6 @@ def diagnose(embeddings: np.ndarray, labels: np.ndarray, *, strength: np.ndarray
     cluster_flags: dict[int, list[str]] = {}
     cohesion = np.full(n_clusters, np.nan)
     cluster_strength = np.full(n_clusters, np.nan)
-    cluster_embedding = np.full(n_clusters, np.nan)
     dup_group = np.full(n, -1, dtype=np.int64)
     next_group = 0
 
@@ -102,8 +119,6 @@ def diagnose(embeddings: np.ndarray, labels: np.ndarray, *, strength: np.ndarray
         c = int(labels[members[0]])
         k = len(members)
         cluster_strength[c] = np.nanmedian(strength[members])
-        if embedding_strength is not None:
-            cluster_embedding[c] = np.nanmedian(embedding_strength[members])
         if k < 2:
             continue
         x = np.asarray(embeddings[members], dtype=np.float64)
@@ -132,8 +147,14 @@ def diagnose(embeddings: np.ndarray, labels: np.ndarray, *, strength: np.ndarray
                          np.isfinite(s[np.ix_(comp == g, comp == g)])].min())}))
                 next_group += 1
 
-    valid = np.isfinite(cohesion) & (np.bincount(labels, minlength=n_clusters) >= 3)
-    cohesion_median = float(np.median(cohesion[valid])) if valid.any() else np.nan
+    if scale is None:
+        scale = quality_scale(embeddings, labels, iq)
+    poorness = scale.poorness
+    cluster_poorness = np.full(n_clusters, np.nan)
+    ref_sdd = np.sort(sdd[scale.good][np.isfinite(sdd[scale.good])])
+
+    def name(c: int) -> str:
+        return f"'{cluster_names[c]}'" if cluster_names is not None else f"#{c}"
 
     for members in groups:
         c = int(labels[members[0]])
@@ -144,40 +165,69 @@ def diagnose(embeddings: np.ndarray, labels: np.ndarray, *, strength: np.ndarray
             details.append(FlagDetail("singleton", c, i, "The only image of its cluster: SDD "
                                       "and CR are undefined (no positives).", {}))
             continue
-        poor = np.nanmin([cluster_strength[c], cluster_embedding[c]])
-        if k >= 3 and valid[c] and cohesion[c] >= cohesion_median \
-                and poor <= params.trap_strength:
+        cluster_poorness[c] = _nanmedian(poorness[members])
+        if k < 3:
+            continue
+        p_emb = _nanmedian(scale.embedding_poorness[members])
+        p_pix = _nanmedian(scale.pixel_poorness[members])
+        c_sdd = _nanmedian(sdd[members])
+        by_emb = np.isfinite(p_emb) and p_emb >= params.trap_embedding
+        by_pix = np.isfinite(p_pix) and p_pix >= params.trap_pixel
+        if by_emb or by_pix:
             cluster_flags.setdefault(c, []).append("consistency_trap")
-            which = ("its embeddings sit where degraded images of many identities gather"
-                     if cluster_embedding[c] < cluster_strength[c] else
-                     "its model-free quality is low")
+            cues = []
+            if by_emb:
+                cues.append(f"its embeddings sit {p_emb:.0%} of the way from the good "
+                            "references toward where poor images of every identity gather")
+            if by_pix:
+                cues.append(f"its pixel quality is {p_pix:.0%} of the way from the good "
+                            "references to the poor ones")
+            sdd_pct = (float(np.searchsorted(ref_sdd, c_sdd)) / len(ref_sdd)
+                       if len(ref_sdd) and np.isfinite(c_sdd) else np.nan)
+            sdd_text = (f"SDD rates its typical image {c_sdd:.0f}, above {sdd_pct:.0%} of the "
+                        "good references" if np.isfinite(sdd_pct) else
+                        "SDD, fed by these mutually similar images, rates them all alike")
             details.append(FlagDetail(
                 "consistency_trap", c, None,
-                f"The images agree closely with each other (mean cosine {cohesion[c]:.2f}, "
-                f"above the typical cluster's {cohesion_median:.2f}) but {which} (only "
-                f"{poor:.0%} of the data set ranks below its typical image). Tight positives "
-                "make SDD rate them all high: consistent is not the same as good.",
-                {"cohesion": float(cohesion[c]), "median_cohesion": cohesion_median,
-                 "median_strength": float(cluster_strength[c]),
-                 "median_embedding_strength": _f(cluster_embedding[c]),
-                 "threshold_strength": params.trap_strength,
-                 "mean_sdd": float(np.nanmean(sdd[members]))}))
-        if k >= 3:
-            _score_shift(c, members, strength, sdd, cr, params, flags, details, cluster_flags)
+                f"Its typical image is poor — {' and '.join(cues)} (scale: {scale.describe()},"
+                f" fixed by {scale.method}) — yet {sdd_text}. Mutually similar poor images are "
+                "each other's positives: consistent is not the same as good.",
+                {"embedding_poorness": _f(p_emb), "pixel_poorness": _f(p_pix),
+                 "threshold_embedding": params.trap_embedding,
+                 "threshold_pixel": params.trap_pixel,
+                 "median_sdd": _f(c_sdd), "sdd_percentile_of_good": _f(sdd_pct),
+                 "cohesion": _f(cohesion[c]), "median_strength": _f(cluster_strength[c]),
+                 "scale_method": scale.method, "scale_good": int(len(scale.good)),
+                 "scale_poor": int(len(scale.poor)), "iq_poor": scale.iq_poor,
+                 "mean_sdd": _f(np.nanmean(sdd[members])) if np.isfinite(sdd[members]).any()
+                 else None}))
+        _score_shift(c, members, poorness, strength, sdd, cr, params, flags, details,
+                     cluster_flags)
 
     suspect = (np.nan_to_num(sdd_signed, nan=0.0) < 0) | (
         np.isfinite(ccs) & np.isfinite(nnccs) & (ccs < nnccs))
-    for i in np.flatnonzero(suspect):
+    suspects = np.flatnonzero(suspect)
+    if nn_cluster is None and len(suspects):
+        nn_sim, nn_idx = nearest_other_centres(embeddings, labels, suspects)
+    elif len(suspects):
+        nn_idx = np.asarray(nn_cluster)[suspects]
+        nn_sim = np.asarray(nnccs, dtype=float)[suspects]
+    for j, i in enumerate(suspects):
         i = int(i)
         flags[i].append("identity_suspect")
-        reason = ("its positives are lower than its negatives (signed SDD "
-                  f"{sdd_signed[i]:.1f})" if sdd_signed[i] < 0 else
-                  f"it is nearer to another cluster's centre (cosine {nnccs[i]:.2f}) than to "
-                  f"its own ({ccs[i]:.2f})")
+        other, other_sim = int(nn_idx[j]), float(nn_sim[j])
+        near = f"cluster {name(other)} (cosine {other_sim:.2f} to its centre)"
+        reason = (f"its positives are lower than its negatives (signed SDD {sdd_signed[i]:.1f});"
+                  f" the nearest other cluster is {near}" if sdd_signed[i] < 0 else
+                  f"it is nearer to {near} than to its own cluster's centre "
+                  f"({ccs[i]:.2f})")
         details.append(FlagDetail("identity_suspect", int(labels[i]), i,
                                   f"Possibly a different person: {reason}.",
                                   {"sdd_signed": _f(sdd_signed[i]), "ccs": _f(ccs[i]),
-                                   "nnccs": _f(nnccs[i])}))
+                                   "nnccs": _f(nnccs[i]), "nearest_cluster": other,
+                                   "nearest_cluster_name": cluster_names[other]
+                                   if cluster_names is not None else None,
+                                   "nearest_cluster_cosine": other_sim}))
     if iq is not None:
         for i in np.flatnonzero(np.isfinite(iq) & (iq < params.low_iq)):
             flags[int(i)].append("low_iq")
@@ -190,19 +240,47 @@ def diagnose(embeddings: np.ndarray, labels: np.ndarray, *, strength: np.ndarray
             flags[int(i)].append("unreadable")
     return Diagnostics(image_flags=flags, cluster_flags=cluster_flags, details=details,
                        near_dup_group=dup_group, cohesion=cohesion,
-                       cluster_strength=cluster_strength)
+                       cluster_strength=cluster_strength, cluster_poorness=cluster_poorness,
+                       scale=scale)
 
 
-def _score_shift(c, members, strength, sdd, cr, params, flags, details, cluster_flags) -> None:
+def nearest_other_centres(embeddings: np.ndarray, labels: np.ndarray,
+                          ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For images `ids`: cosine to the nearest centre of another cluster, and that cluster.
+
+    Centres are the unit means of each cluster's unit rows (CR-FIQA's class centres), read in
+    chunks; only the asked images are compared with every centre."""
+    labels = np.asarray(labels, dtype=np.int64)
+    n_clusters = int(labels.max()) + 1
+    sums = np.zeros((n_clusters, embeddings.shape[1]))
+    for start in range(0, embeddings.shape[0], 65536):
+        block = np.asarray(embeddings[start:start + 65536], dtype=np.float64)
+        block /= np.linalg.norm(block, axis=1, keepdims=True)
+        np.add.at(sums, labels[start:start + 65536], block)
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    centres = sums / np.where(norms > 0, norms, 1.0)
+    x = np.asarray(embeddings[np.asarray(ids)], dtype=np.float64)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    sims = x @ centres.T
+    sims[np.arange(len(ids)), labels[ids]] = -np.inf
+    sims[:, norms[:, 0] == 0] = -np.inf
+    best = sims.argmax(axis=1)
+    return sims[np.arange(len(ids)), best], best
+
+
+def _score_shift(c, members, poorness, strength, sdd, cr, params, flags, details,
+                 cluster_flags) -> None:
     k = len(members)
-    median = float(np.nanmedian(strength[members]))
+    median = _nanmedian(poorness[members])
+    if not np.isfinite(median):
+        return
+    clear = np.nan_to_num(poorness[members], nan=np.inf) <= median - params.shift_gap
     for name, score in (("SDD", sdd), ("CR", cr)):
         vals = score[members]
         if not np.isfinite(vals).any():
             continue
         ranks = descending_ranks(vals)  # rank 1 = best by this score inside the cluster
-        for j in np.flatnonzero((strength[members] >= median + params.shift_gap)
-                                & (ranks > k / 2)):
+        for j in np.flatnonzero(clear & (ranks > k / 2)):
             i = int(members[j])
             if "score_shift" in flags[i]:
                 continue
@@ -211,12 +289,20 @@ def _score_shift(c, members, strength, sdd, cr, params, flags, details, cluster_
                 cluster_flags.setdefault(c, []).append("score_shift")
             details.append(FlagDetail(
                 "score_shift", c, i,
-                f"Among the best images of its cluster by model-free quality "
-                f"({strength[i]:.0%} vs the cluster's median {median:.0%}), yet {name} ranks it "
-                f"{ranks[j]} of {k}: a mutually similar majority sets the cluster's scores and "
-                "this image is the odd one out.",
-                {"strength": float(strength[i]), "cluster_median_strength": median,
+                f"Clearly better than its cluster's typical image (poorness {poorness[i]:.2f} vs"
+                f" the cluster's median {median:.2f}, on a scale where 0 is a typical good "
+                f"image and 1 a typical poor one; model-free quality {strength[i]:.0%}), yet "
+                f"{name} ranks it {ranks[j]} of {k}: a mutually similar majority sets the "
+                "cluster's scores and this image is the odd one out.",
+                {"poorness": float(poorness[i]), "cluster_median_poorness": median,
+                 "shift_gap": params.shift_gap, "strength": _f(strength[i]),
                  "score": name, "rank": int(ranks[j]), "cluster_size": k}))
+
+
+def _nanmedian(v: np.ndarray) -> float:
+    v = np.asarray(v, dtype=float)
+    v = v[np.isfinite(v)]
+    return float(np.median(v)) if len(v) else float("nan")
 
 
 def _f(x) -> float | None:

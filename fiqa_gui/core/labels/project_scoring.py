@@ -8,23 +8,26 @@ what changed (rank moves, flags resolved). Both are what the CLI and the GUI cal
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from fiqa_gui.core.labels.anchored import AnchoredResult, anchored_quality, propose_anchors
 from fiqa_gui.core.labels.diagnostics import Diagnostics, FlagParams, diagnose
-from fiqa_gui.core.labels.quality_cues import (
-    low_information_similarity,
-    model_free_quality,
-    percentile_rank,
+from fiqa_gui.core.labels.eligibility import ineligible, near_blank
+from fiqa_gui.core.labels.quality_cues import low_information_similarity, model_free_quality
+from fiqa_gui.core.labels.quality_scale import (
+    MIN_REFERENCE,
+    quality_scale,
+    strength_from_poorness,
 )
 from fiqa_gui.core.labels.ranking import cluster_members, descending_ranks
+from fiqa_gui.core.labels.self_calibration import calibrate_iq
 from fiqa_gui.core.progress import CancelToken, ProgressCallback, no_progress
 from fiqa_gui.core.store import Project
 
 PER_IMAGE_EXTRAS = ("lowinfo", "strength", "certainty", "anchor_similarity", "is_anchor",
-                    "near_dup_group")
+                    "near_dup_group", "crowding", "poorness")
 
 
 @dataclass
@@ -52,23 +55,37 @@ def finish_scores(embeddings: np.ndarray, labels: np.ndarray, columns: dict[str,
                   *, unreadable: np.ndarray | None = None,
                   approved: dict[int, list[int]] | None = None,
                   flag_params: FlagParams | None = None,
-                  lowinfo: np.ndarray | None = None) -> tuple[Diagnostics, AnchoredResult,
-                                                               np.ndarray]:
+                  lowinfo: np.ndarray | None = None,
+                  iq_poor: float | None = None,
+                  iq_good: float | None = None,
+                  trusted: np.ndarray | None = None,
+                  cluster_names: list[str] | None = None,
+                  nn_cluster: np.ndarray | None = None,
+                  luminance_variance: np.ndarray | None = None) -> tuple[Diagnostics,
+                                                                         AnchoredResult,
+                                                                         np.ndarray]:
     """Flags + anchored quality from SDD/CR/iq columns; returns (diagnostics, anchored, lowinfo).
 
     `approved` maps a cluster index to its approved seed image ids (the anchors it replaces).
+    `iq_poor`/`iq_good` are the self-calibrated pixel levels (`self_calibration.calibrate_iq`) and
+    `trusted` the curator's trusted image ids; they fix the flags' poorness scale
+    (`quality_scale`).
+    Proposed anchors skip identity suspects and near-blank images (`eligibility`).
     """
     if lowinfo is None:
         lowinfo = low_information_similarity(embeddings)
     iq = columns.get("iq")
-    strength = model_free_quality(lowinfo, iq)
+    scale = quality_scale(embeddings, labels, iq, iq_poor=iq_poor, iq_good=iq_good,
+                          trusted=trusted)
+    # identity strength on the absolute poorness scale (the percentile form where it is NaN)
+    strength = strength_from_poorness(scale.poorness, model_free_quality(lowinfo, iq))
     diag = diagnose(embeddings, labels, strength=strength, sdd=columns["sdd"],
                     sdd_signed=columns["sdd_signed"], cr=columns["cr"], ccs=columns["ccs"],
                     nnccs=columns["nnccs"], iq=iq, unreadable=unreadable,
-                    embedding_strength=percentile_rank(-np.asarray(lowinfo, dtype=float)),
-                    params=flag_params or FlagParams())
-    suspect = np.array(["identity_suspect" in f for f in diag.image_flags], dtype=bool)
-    anchors = propose_anchors(labels, strength, suspect)
+                    params=flag_params or FlagParams(), scale=scale,
+                    cluster_names=cluster_names, nn_cluster=nn_cluster)
+    skip = ineligible(diag.image_flags, near_blank(len(labels), iq, luminance_variance))
+    anchors = propose_anchors(labels, strength, skip)
     anchored = anchored_quality(embeddings, labels, strength, columns["nnccs"], anchors,
                                 approved=approved)
     return diag, anchored, lowinfo
@@ -80,7 +97,8 @@ def _extras(diag: Diagnostics, anchored: AnchoredResult, lowinfo: np.ndarray) ->
         is_anchor[ids] = 1.0
     return {"lowinfo": lowinfo, "strength": anchored.strength, "certainty": anchored.certainty,
             "anchor_similarity": anchored.anchor_similarity, "is_anchor": is_anchor,
-            "near_dup_group": diag.near_dup_group.astype(float)}
+            "near_dup_group": diag.near_dup_group.astype(float),
+            "crowding": diag.scale.crowding, "poorness": diag.scale.poorness}
 
 
 def _details(diag: Diagnostics, pl: ProjectLabels) -> list[tuple]:
@@ -109,8 +127,19 @@ def score_project(project: Project, params=None, *, progress: ProgressCallback =
     columns = {c: getattr(result, c) for c in ("sdd", "sdd_signed", "cr", "ccs", "nnccs", "iq")}
     progress(0, 1, "diagnostics")
     approved = approved_anchors(project, pl)
-    diag, anchored, lowinfo = finish_scores(emb, pl.labels, columns, unreadable=ds.unreadable,
-                                            approved=approved)
+    cal = calibrate_iq(paths, columns["iq"], seed=params.seed) if paths is not None else None
+    trusted = trusted_images(project)
+    flag_scale = {"iq_poor": cal.iq_poor if cal else None,
+                  "iq_good": cal.iq_good if cal else None,
+                  "calibration": cal.as_dict() if cal else None,
+                  "trusted": trusted.tolist() if len(trusted) >= MIN_REFERENCE else []}
+    diag, anchored, lowinfo = finish_scores(
+        emb, pl.labels, columns, unreadable=ds.unreadable, approved=approved,
+        iq_poor=flag_scale["iq_poor"], iq_good=flag_scale["iq_good"],
+        trusted=np.array(flag_scale["trusted"], dtype=np.int64), cluster_names=pl.names,
+        nn_cluster=getattr(result, "nn_cluster", None) if len(result.nn_cluster) else None,
+        luminance_variance=(getattr(result, "cues", {}) or {}).get("luminance_variance"))
+    flag_scale["method"] = diag.scale.method
     progress(1, 1, "diagnostics")
     columns["quality"] = anchored.quality
     extra = dict(getattr(result, "cues", {}) or {})
@@ -118,9 +147,19 @@ def score_project(project: Project, params=None, *, progress: ProgressCallback =
     flags = _merge_flags(result.flags, diag.row_flags(pl.labels))
     run_params = dict(result.params_dict())
     run_params["anchors"] = {"approved_clusters": len(approved or {})}
+    run_params["flag_scale"] = flag_scale
     return project.add_run("score", run_params, columns, flags, device=result.device,
                            seed=params.seed, duration_s=time.perf_counter() - t0, extra=extra,
                            flag_details=_details(diag, pl))
+
+
+def trusted_images(project: Project) -> np.ndarray:
+    """Ids of the images the curator trusts: approved seeds and images tiered high — the good
+    references of the flags' poorness scale once there are `MIN_REFERENCE` of them."""
+    rows = project.conn.execute(
+        "SELECT image_id FROM annotations WHERE seed_state = 'approved' OR tier = 'high' "
+        "ORDER BY image_id").fetchall()
+    return np.array([r[0] for r in rows], dtype=np.int64)
 
 
 def approved_anchors(project: Project, pl: ProjectLabels | None = None) -> dict[int, list[int]]:
@@ -134,12 +173,22 @@ def approved_anchors(project: Project, pl: ProjectLabels | None = None) -> dict[
 
 @dataclass
 class RescoreSummary:
-    """What re-scoring against approved seeds changed, per cluster that has approved seeds."""
+    """What re-scoring against approved seeds changed, per cluster that has approved seeds.
+
+    A score shift counts as *resolved* only where it was raised before and is gone after: the
+    image was flagged `score_shift` and the old `quality` still ranked it in the lower half of its
+    cluster, and the new `quality` ranks it in the upper half. An image the old `quality` already
+    ranked near the top had nothing left to resolve and is not counted (`already_fine`).
+    """
 
     run_id: int
     base_run_id: int
-    clusters: list[dict]        # name, seeds, spearman(old, new quality), top movers
-    resolved_score_shift: list[int]   # image ids whose score-shift flag `quality` resolves
+    clusters: list[dict]        # name, seeds, spearman, rank-move distribution, top movers
+    resolved_score_shift: list[int]   # raised before (in quality) and gone after
+    still_shifted: list[int] = field(default_factory=list)   # raised before and after
+    already_fine: list[int] = field(default_factory=list)    # flagged, quality already upper half
+    flags_gone: dict[str, list[int]] = field(default_factory=dict)   # per flag: before, not after
+    flags_new: dict[str, list[int]] = field(default_factory=dict)    # per flag: after, not before
 
 
 def rescore_with_seeds(project: Project, base_run_id: int | None = None, *,
@@ -167,8 +216,14 @@ def rescore_with_seeds(project: Project, base_run_id: int | None = None, *,
     columns = {c: np.asarray(old[c], dtype=float) for c in
                ("sdd", "sdd_signed", "cr", "ccs", "nnccs", "iq")}
     lowinfo = np.asarray(old["lowinfo"]) if "lowinfo" in old else None
-    diag, anchored, lowinfo = finish_scores(emb, pl.labels, columns, unreadable=ds.unreadable,
-                                            approved=approved, lowinfo=lowinfo)
+    # the base run's flag scale, so re-scoring changes `quality` only where seeds were approved
+    scale = base.params.get("flag_scale") or {}
+    diag, anchored, lowinfo = finish_scores(
+        emb, pl.labels, columns, unreadable=ds.unreadable, approved=approved, lowinfo=lowinfo,
+        iq_poor=scale.get("iq_poor"), iq_good=scale.get("iq_good"),
+        trusted=np.array(scale.get("trusted") or [], dtype=np.int64), cluster_names=pl.names,
+        luminance_variance=np.asarray(old["luminance_variance"], dtype=float)
+        if "luminance_variance" in old else None)
     columns["quality"] = anchored.quality
     extra = {k: np.asarray(old[k], dtype=float) for k in old
              if k not in columns and k not in ("flags", "quality") and k not in PER_IMAGE_EXTRAS}
@@ -193,15 +248,52 @@ def rescore_with_seeds(project: Project, base_run_id: int | None = None, *,
         top = sorted(zip(members.tolist(), moves.tolist(), strict=True),
                      key=lambda t: -abs(t[1]))[:5]
         clusters.append({"cluster": pl.names[c], "seeds": seeds, "spearman": rho,
+                         "size": int(len(members)), "moves": move_distribution(moves),
                          "top_moves": [{"image_id": i, "rank_change": m} for i, m in top]})
-    resolved = []
+    resolved, still, fine = [], [], []
     for members in cluster_members(pl.labels):
+        half = len(members) / 2
+        ranks_old = descending_ranks(old_q[members])
         ranks_new = descending_ranks(anchored.quality[members])
         for j, i in enumerate(members):
-            if "score_shift" in old["flags"][i] and ranks_new[j] <= len(members) / 2:
+            if "score_shift" not in old["flags"][i]:
+                continue
+            if ranks_old[j] <= half:
+                fine.append(int(i))
+            elif ranks_new[j] <= half:
                 resolved.append(int(i))
+            else:
+                still.append(int(i))
+    gone, new = flag_changes(old["flags"], flags)
     return RescoreSummary(run_id=run_id, base_run_id=base.id, clusters=clusters,
-                          resolved_score_shift=resolved)
+                          resolved_score_shift=resolved, still_shifted=still, already_fine=fine,
+                          flags_gone=gone, flags_new=new)
+
+
+def move_distribution(moves: np.ndarray) -> dict:
+    """How one cluster's images moved: counts up / down / unchanged, and the quartiles and
+    extremes of the rank change (positive = up), so a report shows more than one median."""
+    moves = np.asarray(moves, dtype=float)
+    if not len(moves):
+        return {"up": 0, "down": 0, "same": 0}
+    q = np.quantile(moves, [0.0, 0.25, 0.5, 0.75, 1.0])
+    return {"up": int((moves > 0).sum()), "down": int((moves < 0).sum()),
+            "same": int((moves == 0).sum()), "min": int(q[0]), "q1": float(q[1]),
+            "median": float(q[2]), "q3": float(q[3]), "max": int(q[4]),
+            "median_abs": float(np.median(np.abs(moves)))}
+
+
+def flag_changes(before: list[list[str]], after: list[list[str]]
+                 ) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
+    """Per flag name, the images that had it before and not after, and the reverse."""
+    gone: dict[str, list[int]] = {}
+    new: dict[str, list[int]] = {}
+    for i, (a, b) in enumerate(zip(before, after, strict=True)):
+        for f in set(a) - set(b):
+            gone.setdefault(f, []).append(i)
+        for f in set(b) - set(a):
+            new.setdefault(f, []).append(i)
+    return gone, new
 
 
 def rank_moves(before: np.ndarray, after: np.ndarray) -> np.ndarray:

@@ -5,7 +5,9 @@ Strata are tier x sub-cluster (at a chosen clustering level) x chosen attribute 
 - Tier: the curator's tier where set (`use_curator_tiers`), else from the score: `quality`, or
   `sdd` when the run has no quality values. Boundaries are within-cluster quantiles (default: the
   bottom third is low, the top third high) or global score thresholds. Images without a score
-  are tier "unscored". Unusable, wrong-identity, unreadable and rejected images are never picked.
+  are tier "unscored". Unusable, wrong-identity, unreadable and rejected images are never picked,
+  nor images the score run marks `identity_suspect` or near-blank (`labels.eligibility`): a
+  possibly different person or a frame with nothing on it cannot stand for the cluster.
 - Quota per tier (default high 3, mid 2, low 2, unscored 2). A tier's quota is dealt over its
   strata round-robin, largest stratum first, so distinct looks are covered before any repeats.
 - Within a stratum the pick is the image farthest (cosine) from everything already picked in the
@@ -412,6 +414,18 @@ def quality_column(project, run_id: int | None) -> tuple[np.ndarray, str | None]
     return out, column
 
 
+def unfit_images(project, run_id: int) -> np.ndarray:
+    """Ids of the images a run marks `identity_suspect` or near-blank (luminance std or `iq`
+    below the `labels.eligibility` limits): never proposed as seeds."""
+    from fiqa_gui.core.labels.eligibility import BLANK_IQ, BLANK_LUMINANCE_STD
+
+    rows = project.conn.execute(
+        "SELECT image_id FROM scores WHERE run_id = ? AND (flags LIKE '%identity_suspect%' "
+        "OR iq < ? OR json_extract(extra_json, '$.luminance_variance') < ?)",
+        (run_id, BLANK_IQ, BLANK_LUMINANCE_STD ** 2)).fetchall()
+    return np.array([r[0] for r in rows], dtype=np.int64)
+
+
 def load_inputs(project, params: SamplingParams, *, run_id: int | None = None,
                 cluster_run_id: int | None = None) -> ProjectInputs:
     """Read what sampling needs from the store: clusters, scores, annotations, strata columns."""
@@ -434,6 +448,8 @@ def load_inputs(project, params: SamplingParams, *, run_id: int | None = None,
             excluded[image_id] = True
     if params.exclude_rejected:
         excluded |= seed_state == "rejected"
+    if run_id is not None:
+        excluded[unfit_images(project, run_id)] = True
     approved = seed_state == "approved"
     level = params.subcluster_level
     subclusters = None

@@ -1,0 +1,197 @@
+"""An absolute poorness scale for the flags: 0 = like the reference good images, 1 = like the
+reference poor ones, whatever share of the data set is poor.
+
+Percentile ranks (the scale `quality` uses to *order* images) move with the make-up of a data
+set: when three clusters in four are degraded, "the bottom 35 %" no longer reaches them. The
+flags need a scale fixed by something else than the data set's own quantiles. This module fixes
+it by two *reference sets*:
+
+- good references: the curator's trusted images (approved seeds, images tiered high) when there
+  are at least `MIN_REFERENCE` of them; otherwise the images whose pixel score `iq` is at least
+  `iq_good`, halfway from the self-calibrated poor level up to the best images' own score
+  (`self_calibration`: what the project's own best images score once blurred, down-scaled,
+  noised or JPEG-compressed);
+- poor references: the images whose `iq` is below that poor level `iq_poor`.
+
+Each cue is then measured in units of the distance between the two references' medians:
+
+- pixel poorness     p_pix = (med_G iq − iq) / (med_G iq − med_P iq);
+- embedding poorness p_emb = (e − med_G e) / (med_P e − med_G e), with e the *crowding* of an
+  image: on unit rows, the mean of its 30 highest cosines to images of other clusters
+  (`crowding`, computed from Euclidean distances between the rows as given). Degraded
+  images of every identity drift toward each other (SPEC §5), so a poor image has close
+  neighbours among other identities and a clean one has not — whatever the kind of degradation,
+  and whether or not the pixel cues saw it (a down-scaled photo can keep a good pixel score).
+  Distances do not change when a mean vector is subtracted, so mean-centred embeddings give the
+  raw embeddings' values exactly (centring *and then* re-normalising the rows is a different
+  space, not covered by that guarantee); a bunched model (every pair between 0.6 and 0.95, like
+  dlib's) changes the values but barely the order, and the median scale absorbs the change.
+  The low-information cue of `quality_cues` (cosine to the data set's mean) has neither
+  property: centring erases its direction, and the mean moves toward the poor images as their
+  share grows.
+
+`poorness` is the mean of the two (the cues fail on different images: pixels miss occluders and
+down-scaling, a face model may shrug off JPEG blocks), or the embedding part alone without pixel
+cues. Without pixel cues and without enough curator references, the references fall back to a
+split of the crowding cue at the largest gap between cluster means (`method` then says so); that
+fallback assumes both groups exist.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+MIN_REFERENCE = 10
+CHUNK = 65536
+CROWD_K = 30
+CROWD_SAMPLE = 4096
+STRENGTH_WIDTH = 0.25
+
+
+@dataclass
+class QualityScale:
+    """Per-image poorness on the reference scale, and how the scale was fixed."""
+
+    poorness: np.ndarray            # mean of the parts below (NaN-aware)
+    crowding: np.ndarray            # the embedding cue itself (`crowding`)
+    pixel_poorness: np.ndarray      # NaN without pixel cues
+    embedding_poorness: np.ndarray
+    good: np.ndarray                # image ids of the good references
+    poor: np.ndarray                # image ids of the poor references
+    method: str                     # 'curator references' | 'pixel calibration' | 'embedding split'
+    iq_poor: float | None = None
+
+    def describe(self) -> str:
+        """One sentence for the window: what 0 and 1 mean on this scale."""
+        if self.method == "curator references":
+            base = f"the {len(self.good)} images the curator trusts"
+        elif self.method == "pixel calibration":
+            base = (f"the {len(self.good)} images scoring at least {self.iq_poor:.0f}/100 on "
+                    "pixels (what this project's best images score once degraded)")
+        else:
+            base = f"the {len(self.good)} images least crowded by other identities"
+        return (f"0 = typical of {base}, 1 = typical of the {len(self.poor)} reference poor "
+                "images")
+
+
+def crowding(embeddings: np.ndarray, labels: np.ndarray, *, k: int = CROWD_K,
+             sample: int = CROWD_SAMPLE, seed: int = 0) -> np.ndarray:
+    """Per image, 1 − ½·(mean squared Euclidean distance to its `k` nearest images of *other*
+    clusters), among a seeded sample of at most `sample` images (all of them when fewer).
+
+    On unit rows this is the mean of the `k` highest cosines to other identities. Degraded images
+    of every identity drift toward each other, so a poor image has close neighbours among other
+    identities and a clean one has not. Distances between the rows *as given* do not change when
+    a mean vector is subtracted, so mean-centred embeddings give exactly the values of the raw
+    ones; no direction is estimated from the data set's mean."""
+    n = embeddings.shape[0]
+    labels = np.asarray(labels, dtype=np.int64)
+    pick = np.arange(n) if n <= sample else np.sort(
+        np.random.default_rng([seed, 0x63726F]).choice(n, sample, replace=False))
+    ref = np.asarray(embeddings[pick], dtype=np.float64)
+    ref_sq = 0.5 * np.einsum("ij,ij->i", ref, ref)
+    ref_labels = labels[pick]
+    kk = max(1, min(k, len(pick) - 1))
+    out = np.full(n, np.nan)
+    for start in range(0, n, 4096):
+        x = np.asarray(embeddings[start:start + 4096], dtype=np.float64)
+        # −½‖x − r‖² = x·r − ½‖x‖² − ½‖r‖²
+        near = x @ ref.T - ref_sq[None, :] - 0.5 * np.einsum("ij,ij->i", x, x)[:, None]
+        near[labels[start:start + 4096, None] == ref_labels[None, :]] = -np.inf
+        top = -np.partition(-near, kk - 1, axis=1)[:, :kk]
+        top = np.where(np.isfinite(top), top, np.nan)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out[start:start + len(x)] = 1.0 + np.nanmean(top, axis=1)
+    return out
+
+
+def strength_from_poorness(poorness: np.ndarray, fallback: np.ndarray | None = None,
+                           *, width: float = STRENGTH_WIDTH) -> np.ndarray:
+    """Identity strength s in (0, 1) on the absolute scale: 1/(1 + exp((p − ½)/width)).
+
+    Halfway between the references (p = ½) gives ½; a typical good image (p = 0) 0.88, a typical
+    poor one (p = 1) 0.12 with the default width ¼. Where p is NaN, `fallback` (e.g. the
+    percentile-based `quality_cues.model_free_quality`) is used."""
+    p = np.asarray(poorness, dtype=float)
+    with np.errstate(over="ignore", invalid="ignore"):
+        s = 1.0 / (1.0 + np.exp((p - 0.5) / width))
+    if fallback is not None:
+        s = np.where(np.isfinite(s), s, np.asarray(fallback, dtype=float))
+    return s
+
+
+def _scaled(values: np.ndarray, good: np.ndarray, poor: np.ndarray, sign: float) -> np.ndarray:
+    g, p = np.nanmedian(values[good]), np.nanmedian(values[poor])
+    span = sign * (p - g)
+    if not np.isfinite(span) or span <= 1e-12:
+        return np.full(len(values), np.nan)
+    return sign * (values - g) / span
+
+
+def _largest_gap_split(values: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Images of the clusters above / below the largest gap between sorted cluster medians."""
+    counts = np.bincount(labels)
+    sums = np.bincount(labels, weights=np.nan_to_num(values))
+    med = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    present = np.flatnonzero(counts >= 2)
+    if len(present) < 2:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    order = present[np.argsort(med[present])]
+    gaps = np.diff(med[order])
+    cut = int(np.argmax(gaps))
+    low_clusters, high_clusters = order[:cut + 1], order[cut + 1:]
+    return (np.flatnonzero(np.isin(labels, low_clusters)),
+            np.flatnonzero(np.isin(labels, high_clusters)))
+
+
+def quality_scale(embeddings: np.ndarray, labels: np.ndarray, iq: np.ndarray | None = None, *,
+                  iq_poor: float | None = None, iq_good: float | None = None,
+                  trusted: np.ndarray | None = None) -> QualityScale:
+    """Fix the poorness scale from reference sets (see the module docstring).
+
+    `iq_poor` is `self_calibration.calibrate_iq(...).iq_poor`; `trusted` the ids of images the
+    curator approved as seeds or tiered high.
+    """
+    n = embeddings.shape[0]
+    labels = np.asarray(labels, dtype=np.int64)
+    have_iq = iq is not None and iq_poor is not None and np.isfinite(iq).sum() >= 2 * MIN_REFERENCE
+    if have_iq and iq_good is None:
+        iq_good = iq_poor
+    iq = np.asarray(iq, dtype=float) if iq is not None else np.full(n, np.nan)
+    trusted = np.unique(np.asarray(trusted, dtype=np.int64)) if trusted is not None \
+        else np.zeros(0, np.int64)
+    good = poor = np.zeros(0, np.int64)
+    method = "embedding split"
+    if have_iq:
+        with np.errstate(invalid="ignore"):
+            poor = np.flatnonzero(iq < iq_poor)
+            good = np.flatnonzero(iq >= iq_good)
+        method = "pixel calibration"
+    if len(trusted) >= MIN_REFERENCE:
+        good = trusted
+        poor = np.setdiff1d(poor, trusted)
+        method = "curator references"
+    crowd = crowding(embeddings, labels)
+    if len(good) < MIN_REFERENCE or len(poor) < MIN_REFERENCE:
+        good, poor = _largest_gap_split(crowd, labels)
+        if len(trusted) >= MIN_REFERENCE:
+            good, poor = trusted, np.setdiff1d(poor, trusted)
+        method = "curator references" if len(trusted) >= MIN_REFERENCE else "embedding split"
+    if len(good) == 0 or len(poor) == 0:
+        nan = np.full(n, np.nan)
+        return QualityScale(nan, crowd, nan.copy(), nan.copy(), good,
+                            poor, method, iq_poor if have_iq else None)
+    p_emb = _scaled(crowd, good, poor, +1.0)
+    p_pix = _scaled(iq, good, poor, -1.0) if have_iq else np.full(n, np.nan)
+    stacked = np.vstack([p_emb, p_pix])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns stay NaN
+        poorness = np.nanmean(stacked, axis=0)
+    return QualityScale(poorness=poorness, crowding=crowd, pixel_poorness=p_pix,
+                        embedding_poorness=p_emb,
+                        good=good, poor=poor, method=method,
+                        iq_poor=float(iq_poor) if have_iq else None)
