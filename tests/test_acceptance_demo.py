@@ -29,3 +29,18 @@ def test_intruders_flagged_and_near_duplicates_grouped(figures):
     assert figures["suspect_rate_others"] <= 0.05
     found, planted = map(int, figures["near_dup_groups_found"].split("/"))
     assert planted >= 1 and found == planted
+
+
+@pytest.mark.slow
+def test_flags_hold_when_three_clusters_in_four_are_degraded(tmp_path):
+    """The make-up sweep's 75 % point on seed 0 (benchmarks/eval_diagnostics.py): every model
+    and centring at goal — trap recall ≥ 0.9 at FPR ≤ 0.05, quality's good image first ≥ 0.9."""
+    from fiqa_gui.core.demo.acceptance import sweep_share
+
+    points = sweep_share(tmp_path / "sweep", 0.75, seed=0)
+    assert len(points) == 4
+    for p in points:
+        assert p["trap_clusters"]["consistent_degraded"] == 60
+        assert p["trap_recall"] >= 0.9 and p["trap_fpr"] <= 0.05, p
+        assert p["good_first"]["quality"] >= 0.9, p
+        assert p["good_first"]["sdd"] <= 0.5  # the published label shows the defect
