@@ -115,12 +115,19 @@ def test_tier_keys_write_the_store_and_ctrl_z_restores_them(qtbot, window, proje
     assert actions.count("set_tier") == actions.count("undo:set_tier") == steps + 2
 
 
-def test_tier_keys_need_the_gallery_focus(qtbot, window, project):
+def test_tier_keys_work_where_the_selection_shows_but_not_in_text_fields(qtbot, window,
+                                                                         project):
     w = window(project)
     focus_gallery(qtbot, w)
-    w.clusters.table.setFocus()
+    current = w.gallery.current_id()
+    cluster = w.gallery.cluster_id
+    w.clusters.table.setFocus()  # after clicking a cluster the keys still label the image
     qtbot.waitUntil(w.clusters.table.hasFocus, timeout=5000)
     key(qtbot, w.clusters.table, Qt.Key.Key_1)
+    assert stored(project) == {current: {"tier": "high"}}
+    key(qtbot, w.clusters.table, Qt.Key.Key_I)  # no type-ahead: the cluster stays
+    assert w.gallery.cluster_id == cluster
+    w.controller.undo()
     assert stored(project) == {}
     w.clusters.filter_edit.setFocus()
     key(qtbot, w.clusters.filter_edit, Qt.Key.Key_2)

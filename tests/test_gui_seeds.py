@@ -352,8 +352,8 @@ def test_export_errors_become_dialogs(qtbot, window, tmp_path):
     blocker.write_text("x", encoding="utf-8")
     dialog = w.show_export()
     dialog.folder.setText(str(tmp_path))
-    dialog.set_output("jsonl_path", False)
-    dialog.set_output("csv_path", False)
+    for key in ("jsonl_path", "csv_path", "labels", "audit"):
+        dialog.set_output(key, False)
     dialog.set_output("tree")
     dialog.names["tree"].setText("a_file")  # exists and is not a folder: refused even forced
     dialog.confirm_overwrite = lambda paths: True

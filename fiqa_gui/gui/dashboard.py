@@ -39,7 +39,7 @@ class DashboardDialog(QDialog):
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         self.table = QTableWidget(0, 3)
-        self.table.setHorizontalHeaderLabels(("Tier", "Approved seeds",
+        self.table.setHorizontalHeaderLabels(("Cluster tier", "Approved seeds",
                                               "Approved sets covering it"))
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setStretchLastSection(True)

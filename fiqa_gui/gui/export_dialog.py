@@ -29,8 +29,10 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from fiqa_gui.core.export.export_record import record_export
 from fiqa_gui.core.export.project_export import LINK_MODES
 
+DEFAULT_OUTPUTS = ("csv_path", "jsonl_path", "labels", "audit")
 INCLUDE_CHOICES = (("approved", "Approved seeds"),
                    ("proposed", "Approved and undecided seeds"),
                    ("all", "Every seed decision (also rejected)"))
@@ -67,6 +69,7 @@ class ExportDialog(QDialog):
         self.w = window
         self.setWindowTitle("Export")
         self.reports = None
+        self.recorded = False
         self.folder = QLineEdit(str(default_folder))
         self.folder.setPlaceholderText("the folder the outputs are written into")
         browse = QPushButton("Browse…")
@@ -87,7 +90,8 @@ class ExportDialog(QDialog):
         for out in OUTPUTS:
             check = QCheckBox(out.title)
             check.setToolTip(out.tip)
-            check.setChecked(out.key in ("csv_path", "jsonl_path"))
+            # the labels and the audit trail are what a training run and a reviewer need
+            check.setChecked(out.key in DEFAULT_OUTPUTS)
             name = QLineEdit(out.name)
             name.setToolTip("name inside the destination folder")
             check.toggled.connect(name.setEnabled)
@@ -179,11 +183,21 @@ class ExportDialog(QDialog):
 
             return export_command(project, progress=progress, cancel=cancel, **args)
 
+        choices = {"include": args["include"], "only_approved_sets": args["only_approved_sets"],
+                   "run_id": rv.run.id if rv.run is not None else None}
+
         def done(reports) -> None:
             self.reports = reports
+            self.recorded = record_export(project, reports, **choices)
             lines = [f"{r.kind}: {r.rows:,} rows → {r.path}"
                      + (f" ({r.skipped} skipped)" if r.skipped else "") for r in reports]
-            self.w.status.showMessage("Exported " + "; ".join(lines), 8000)
+            self.w.status.showMessage(f"Exported {len(reports)} output(s) to "
+                                      f"{self.folder.text().strip()}", 8000)
+            trail = ("The export is recorded in the project's audit log."
+                     if self.recorded else "The project is read-only: the export is not "
+                     "recorded in its audit log.")
+            self.w.jobs.show_message("Export finished", "Written:\n" + "\n".join(lines)
+                                     + "\n\n" + trail, QMessageBox.Icon.Information)
             self.exported.emit(reports)
             self.accept()
 

@@ -161,11 +161,11 @@ class GalleryModel(QAbstractListModel):
         for name, value in image_scores(rv.scores, i, rv.score_names)[:4]:
             lines.append(f"{e(score_title(name))}: {format_score(value, name)}")
         if a.tier[i] != TIER_NONE:
-            lines.append(f"tier: <b>{TIER_NAMES[int(a.tier[i])]}</b> (set by you; computed: "
-                         f"{TIER_NAMES[int(rv.computed_tiers()[i])]})")
+            lines.append(f"tier: <b>{TIER_NAMES[int(a.tier[i])]}</b> (set by you; dataset "
+                         f"band: {TIER_NAMES[int(rv.computed_tiers()[i])]})")
         elif rv.tier_source:
-            lines.append(f"tier: {TIER_NAMES[int(rv.computed_tiers()[i])]} (computed: "
-                         f"{e(score_title(rv.tier_source))} terciles of the data set)")
+            lines.append(f"dataset band: {TIER_NAMES[int(rv.computed_tiers()[i])]} "
+                         f"({e(score_title(rv.tier_source))} thirds of the whole dataset)")
         if np.isfinite(a.corrected[i]):
             lines.append(f"corrected score: <b>{a.corrected[i]:g}</b>")
         if a.wrong[i]:

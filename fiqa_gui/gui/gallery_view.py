@@ -24,9 +24,11 @@ from PySide6.QtWidgets import (
 from fiqa_gui.core.review.clusters import image_flags
 from fiqa_gui.core.review.codes import (
     CLUSTER_FLAGS,
+    SEED_NAMES,
     TIER_HIGH,
     TIER_LOW,
     TIER_MID,
+    TIER_NAMES,
     TIER_NONE,
     TIER_UNUSABLE,
     score_title,
@@ -46,6 +48,7 @@ ANY = "__any__"
 FLAGGED = "__flagged__"
 TIER_FILTERS = (("Any tier", ANY), ("High", TIER_HIGH), ("Mid", TIER_MID), ("Low", TIER_LOW),
                 ("Unusable", TIER_UNUSABLE), ("No tier", TIER_NONE))
+CAPTION_SCORES = ("sdd", "sdd_signed", "cr", "iq", "quality")
 CORRECTION_FILTERS = (("Corrected or not", ANY), ("Corrected by you", "corrected"),
                       ("Not corrected", "uncorrected"))
 
@@ -108,6 +111,8 @@ class GalleryPanel(QWidget):
         self.flag_filter = ANY
         self._ranked = np.zeros(0, dtype=np.int64)
         self.subclusters: np.ndarray | None = None  # sub-cluster label per image (grouping)
+        self.preview: PreviewDialog | None = None
+        self.preview_actions: list = []  # the window's curation keys, also live in the preview
 
         self.rank_combo = QComboBox()
         self.rank_combo.setToolTip("Score the gallery is ranked by (R)")
@@ -136,7 +141,7 @@ class GalleryPanel(QWidget):
         self.run_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.tier_combo = QComboBox()
         self.tier_combo.setToolTip("Show only images with this tier: yours where you set one, "
-                                   "else the computed one")
+                                   "else the dataset band (Quality thirds of the dataset)")
         for text, data in TIER_FILTERS:
             self.tier_combo.addItem(text, data)
         self.correction_combo = QComboBox()
@@ -478,6 +483,7 @@ class GalleryPanel(QWidget):
         view: the next one in the list becomes current)."""
         if self.review is None or self.cluster_id < 0:
             return
+        self._update_preview()
         if self.tier_filter == ANY and self.correction_filter == ANY:
             self.model.refresh_images(image_ids)
             self._update_info()
@@ -500,7 +506,9 @@ class GalleryPanel(QWidget):
             self.select_images(still)
 
     def _on_current(self, current, _previous) -> None:
-        self.current_changed.emit(int(current.data(IMAGE_ID_ROLE)) if current.isValid() else -1)
+        i = int(current.data(IMAGE_ID_ROLE)) if current.isValid() else -1
+        self.current_changed.emit(i)
+        self._update_preview(i)
 
     def _on_selection(self, *_):
         self.selection_changed.emit(self.selected_ids())
@@ -567,15 +575,59 @@ class GalleryPanel(QWidget):
 
     # ----------------------------------------------------------------- preview
     def open_preview(self, row: int) -> PreviewDialog | None:
+        """The large preview of the image at `row`; one window, which then follows the
+        current image (J/K) and shows its marks as they change."""
         if self.review is None or not (0 <= row < self.model.rowCount()):
             return None
         i = self.model.image_id(row)
+        if self.view.currentIndex().row() != row:
+            self.view.selectionModel().setCurrentIndex(
+                self.model.index(row), QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        if self.preview is None:
+            self.preview = PreviewDialog(self.model.path_of(i), self._caption(i), self,
+                                         self._marks(i))
+            self.preview.addActions(self.preview_actions)
+            self.preview.destroyed.connect(self._preview_closed)
+        self.preview.show()
+        self.preview.raise_()
+        return self.preview
+
+    def _preview_closed(self, *_args) -> None:
+        self.preview = None
+
+    def _update_preview(self, image_id: int | None = None) -> None:
+        if self.preview is None or self.review is None:
+            return
+        i = self.current_id() if image_id is None else image_id
+        if i < 0:
+            return
+        self.preview.show_image(self.model.path_of(i), self._caption(i), self._marks(i))
+
+    def _caption(self, i: int) -> str:
         values = image_scores(self.review.scores, i, self.review.score_names)
         parts = [f"{score_title(n)} {format_score(v, n)}" for n, v in values
-                 if not math.isnan(v)]
-        caption = (f"{self.review.dataset.paths[i]} · cluster "
-                   f"{self.review.summaries.names[int(self.review.labels[i])]} · "
-                   + " · ".join(parts))
-        dialog = PreviewDialog(self.model.path_of(i), caption, self)
-        dialog.show()
-        return dialog
+                 if not math.isnan(v) and n in CAPTION_SCORES]
+        return (f"{self.review.dataset.paths[i]} · cluster "
+                f"{self.review.summaries.names[int(self.review.labels[i])]} · "
+                + " · ".join(parts))
+
+    def _marks(self, i: int) -> str:
+        """The image's marks in words and colour: your tier, seed decision, wrong identity,
+        and its flags."""
+        rv = self.review
+        a = rv.annotations
+        parts = []
+        if a.tier[i] != TIER_NONE:
+            parts.append(f"<b>tier {TIER_NAMES[int(a.tier[i])]}</b> (yours)")
+        if np.isfinite(a.corrected[i]):
+            parts.append(f"corrected score <b>{a.corrected[i]:g}</b>")
+        if a.seed[i]:
+            parts.append(f"seed <b>{SEED_NAMES[int(a.seed[i])]}</b>")
+        if a.wrong[i]:
+            parts.append("<b style='color:#d7301f'>wrong identity</b>")
+        flags = [f for f in ordered(rv.flags_of(i)) if f not in CLUSTER_FLAGS] \
+            if rv.scores is not None else []
+        if flags:
+            parts.append("<span style='color:#e6550d'>⚑ "
+                         + html.escape(", ".join(flag_title(f) for f in flags)) + "</span>")
+        return " · ".join(parts) if parts else "<small>no marks</small>"

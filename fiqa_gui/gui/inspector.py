@@ -400,9 +400,10 @@ class InspectorPanel(QWidget):
         rows.append(_pairs_table(main, bold=True))
         computed = int(rv.computed_tiers()[i])
         colour = TIER_COLOURS[computed].name()
-        rows.append(f"computed tier: <b style='color:{colour}'>{TIER_NAMES[computed]}</b> "
-                    f"<span style='font-size:small'>({e(score_title(rv.tier_source))} "
-                    "terciles of the data set)</span>")
+        rows.append(f"dataset band: <b style='color:{colour}'>{TIER_NAMES[computed]}</b> "
+                    f"<span style='font-size:small'>({e(score_title(rv.tier_source))} thirds "
+                    "of the whole dataset; the seed set's <i>cluster tier</i> is the third "
+                    "within the cluster)</span>")
         if attrs:
             rows.append("<span style='font-size:small'>" + " · ".join(attrs) + "</span>")
         rows += self._cluster_html(c)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import gc
 from pathlib import Path
 
-from PySide6.QtCore import QEventLoop, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEventLoop, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import (
     QApplication,
@@ -32,13 +32,14 @@ from PySide6.QtWidgets import (
 from fiqa_gui.core.review.clusters import showcase_cluster
 from fiqa_gui.core.review.review_data import ReviewData, scoring_available
 from fiqa_gui.core.store.project import ProjectLocked, ProjectNotWritable
-from fiqa_gui.gui import navigation, project_jobs
+from fiqa_gui.gui import navigation, project_jobs, resume
 from fiqa_gui.gui.cluster_table import ClusterPanel
 from fiqa_gui.gui.clustering_panel import ClusteringActions, ClusteringPanel
 from fiqa_gui.gui.curation_actions import CurationActions
 from fiqa_gui.gui.curation_controller import CurationController
 from fiqa_gui.gui.export_dialog import ExportDialog
 from fiqa_gui.gui.gallery_view import GalleryPanel
+from fiqa_gui.gui.help_dialogs import AboutDialog, ScoreGuideDialog
 from fiqa_gui.gui.history_panel import HistoryPanel
 from fiqa_gui.gui.inspector import InspectorPanel
 from fiqa_gui.gui.jobs import JobRunner, LatestOnly
@@ -167,11 +168,19 @@ class MainWindow(QMainWindow):
         self.read_only_prompt: ReadOnlyPrompt | None = None
         self.rescore_dialog: RescoreDialog | None = None
         self.shortcuts_dialog: ShortcutsDialog | None = None
+        self.score_guide: ScoreGuideDialog | None = None
+        self.about_dialog: AboutDialog | None = None
         self.export_dialog: ExportDialog | None = None
 
         self._make_actions()
         self._wire()
         self._restore()
+        # the docks belong to an open project: hidden on the start screen, back as they were
+        self._docks_wanted = {d.objectName(): not d.isHidden() for d in self.docks}
+        if (s := self.settings.state("docks_shown")) is not None:
+            shown = bytes(s).decode("ascii", "replace").split(",")
+            self._docks_wanted = {d.objectName(): d.objectName() in shown for d in self.docks}
+        self._project_docks(False)
         self.start.set_recent(self.settings.recent_projects())
         self._device = LatestOnly(self)
         if detect_device:
@@ -242,6 +251,8 @@ class MainWindow(QMainWindow):
             "rescore": self.rescore_with_seeds,
             "escape": self.escape,
             "shortcuts": self.show_shortcuts,
+            "score_guide": self.show_score_guide,
+            "about": self.show_about,
         }
 
     def _make_actions(self) -> None:
@@ -251,13 +262,13 @@ class MainWindow(QMainWindow):
             menus[title] = mb.addMenu(f"&{title}")
         handlers = self._handlers()
         self.actions_by_name: dict[str, QAction] = {}
+        self.gallery_actions: list[QAction] = []
         for spec in SHORTCUTS:
             a = make_action(self, spec, handlers[spec.name])
             self.actions_by_name[spec.name] = a
+            self.addAction(a)
             if spec.scope == "gallery":
-                self.gallery.view.addAction(a)  # keys live while the gallery has the focus
-            else:
-                self.addAction(a)
+                self.gallery_actions.append(a)  # also added to the large preview
             if spec.menu:
                 path = spec.menu.split("/")
                 menu = menus[path[0]]
@@ -272,6 +283,7 @@ class MainWindow(QMainWindow):
             if spec.name == "demo":
                 self.recent_menu = menus["File"].addMenu("Open &recent")
         self.menus = menus
+        self.gallery.preview_actions = self.gallery_actions
         a = self.actions_by_name
         self.close_action = a["close"]
         self.score_action = a["score_now"]
@@ -346,6 +358,13 @@ class MainWindow(QMainWindow):
         for signal in (stack.canUndoChanged, stack.canRedoChanged, stack.undoTextChanged,
                        stack.redoTextChanged):
             signal.connect(lambda *_: self._update_undo_actions())
+        self._place_timer = QTimer(self)
+        self._place_timer.setSingleShot(True)
+        self._place_timer.setInterval(500)
+        self._place_timer.timeout.connect(self.save_place)
+        for signal in (self.gallery.current_changed, self.gallery.shown_changed,
+                       self.gallery.rank_changed):
+            signal.connect(lambda *_: self._place_timer.start())
         self.history_dock.visibilityChanged.connect(
             lambda visible: self.actions_by_name["history"].setChecked(visible))
 
@@ -368,6 +387,17 @@ class MainWindow(QMainWindow):
         self.theme_actions.get(theme, self.theme_actions["system"]).setChecked(True)
         self.set_theme(theme, save=False)
 
+    def _project_docks(self, shown: bool) -> None:
+        """Show the docks the curator had (a project is open) or hide them all (start
+        screen), remembering which were shown."""
+        if not shown and getattr(self, "_docks_live", False):
+            self._docks_wanted = {d.objectName(): not d.isHidden() for d in self.docks}
+        self._docks_live = shown
+        for d in self.docks:
+            d.setVisible(shown and self._docks_wanted.get(d.objectName(), False))
+        if shown and self._docks_wanted.get("seed_dock"):
+            self.seed_dock.raise_()
+
     def showEvent(self, event) -> None:
         super().showEvent(event)
         if not self._docks_sized:
@@ -387,8 +417,13 @@ class MainWindow(QMainWindow):
         self.splitter.setSizes(sizes)
 
     def save_settings(self) -> None:
+        self.save_place()
         self.settings.set_state("geometry", self.saveGeometry())
+        if self._docks_live:
+            self._docks_wanted = {d.objectName(): not d.isHidden() for d in self.docks}
         self.settings.set_state("window_state", self.saveState())
+        self.settings.set_state("docks_shown", QByteArray(",".join(
+            name for name, on in self._docks_wanted.items() if on).encode("ascii")))
         self.settings.set_state("main_splitter", self.splitter.saveState())
         self.settings.set_state("inspector_plots", self.inspector.plots.saveState())
         self.settings.set_state("inspector_bottom", self.inspector.bottom.saveState())
@@ -431,14 +466,20 @@ class MainWindow(QMainWindow):
         window switches to it when it is ready. A project another process holds, or a folder
         that cannot be written, is offered read-only instead."""
         source = folder
+        place: dict = {}
         if not isinstance(folder, (str, Path)):
             folder = folder.folder
         elif self.review is not None and Path(folder).absolute() == self.review.folder \
                 and read_only == self.review.read_only:
             source = self.review.project  # already open here: reload it, keep its lock
+        else:  # a fresh open: back to where the curator was in it
+            place = resume.decode(self.settings.project_place(folder))
+        saved_run = place.get("run_id") if run_id is None else None
 
         def done(review: ReviewData) -> None:
             self.set_review(review)
+            if place:
+                resume.apply(self, place)
             if on_open is not None:
                 on_open(review)
 
@@ -451,16 +492,27 @@ class MainWindow(QMainWindow):
             return False
 
         title = f"Opening {Path(folder).name}" + (" read-only" if read_only else "")
-        job = self.jobs.run(title, project_jobs.open_project(source, run_id=run_id,
-                                                             read_only=read_only),
-                            done, on_failed=failed)
+        work = project_jobs.open_project(source, run_id=run_id, read_only=read_only)
+        if isinstance(saved_run, int):
+            work = project_jobs.open_project_at_run(source, saved_run, read_only=read_only)
+        job = self.jobs.run(title, work, done, on_failed=failed)
         return job is not None
+
+    def save_place(self) -> None:
+        """Remember where the curator is in the open project (cluster, image, filters,
+        ranking, grouping, run) for the next time it is opened."""
+        if self.review is not None:
+            self.settings.set_project_place(self.review.folder,
+                                            resume.encode(resume.capture(self)))
 
     def _offer_read_only(self, folder, err, on_open) -> None:
         """Another process has the project (or the folder is read-only): offer to look at it
         read-only, or cancel."""
         title, text = read_only_question(err, folder)
         self.jobs.last_message = (title, text)
+        # not "Opening …: failed" while the question is still open
+        self.status.showMessage(f"{Path(folder).name} is in use or cannot be written: "
+                                "open it read-only?")
         if self.review is None:
             self.stack.setCurrentWidget(self.start)
         if not self.jobs.show_dialogs:
@@ -478,6 +530,9 @@ class MainWindow(QMainWindow):
     def set_review(self, review: ReviewData | None) -> None:
         """Show a loaded project (or none); closes the previous one. A reload of the same
         project (another run, after scoring) keeps the cluster and image shown."""
+        if self.review is not None and (review is None or review.project is not
+                                        self.review.project):
+            self.save_place()
         old_cluster_db = self.curation.current_cluster_db_id() if self.review else -1
         old_image = self.gallery.current_id() if self.review else -1
         old, self.review = self.review, review
@@ -498,6 +553,7 @@ class MainWindow(QMainWindow):
         settle_memory()
         self._update_actions()
         self.status.set_read_only(review is not None and review.read_only)
+        self._project_docks(review is not None)
         if review is None:
             self.setWindowTitle("FIQA Curator")
             self.stack.setCurrentWidget(self.start)
@@ -686,6 +742,43 @@ class MainWindow(QMainWindow):
         self.undo_action.setText(f"&Undo {stack.undoText()}" if can_undo else "&Undo")
         self.redo_action.setText(f"&Redo {stack.redoText()}" if can_redo else "&Redo")
 
+    # ----------------------------------------------------------------- focus
+    def focus_panels(self) -> list[QWidget]:
+        """The panels Tab moves between, in order (each by the widget that takes the focus)."""
+        panels = [self.clusters.table, self.gallery.view, self.inspector.editor.tier]
+        if self.seed_dock.isVisible() and not self.seed_dock.visibleRegion().isEmpty():
+            panels.append(self.seed_panel.table)
+        return [p for p in panels if p.isVisible() and p.isEnabled()]
+
+    def focusNextPrevChild(self, next: bool) -> bool:  # noqa: A002,N802 - Qt's names
+        """Tab / Shift+Tab: the next / previous panel, never cell by cell or button by
+        button inside one (a dialog keeps Qt's usual order)."""
+        if self.stack.currentWidget() is not self.splitter:
+            return super().focusNextPrevChild(next)
+        panels = self.focus_panels()
+        if not panels:
+            return super().focusNextPrevChild(next)
+        focus = QApplication.focusWidget()
+        here = -1
+        for k, p in enumerate(panels):
+            owner = self._panel_of(p)
+            if focus is not None and (focus is p or owner.isAncestorOf(focus)):
+                here = k
+                break
+        k = (here + (1 if next else -1)) % len(panels) if here >= 0 else 0
+        panels[k].setFocus(Qt.FocusReason.TabFocusReason if next
+                           else Qt.FocusReason.BacktabFocusReason)
+        return True
+
+    def _panel_of(self, widget: QWidget) -> QWidget:
+        if widget is self.inspector.editor.tier:
+            return self.inspector
+        if widget is self.seed_panel.table:
+            return self.seed_dock
+        if widget is self.gallery.view:
+            return self.gallery
+        return self.clusters
+
     def toggle_history(self) -> None:
         self.history_dock.setVisible(not self.history_dock.isVisible())
 
@@ -715,6 +808,19 @@ class MainWindow(QMainWindow):
         self.export_dialog = ExportDialog(self, self.review.folder / "export")
         self.export_dialog.show()
         return self.export_dialog
+
+    def show_score_guide(self) -> ScoreGuideDialog:
+        if self.score_guide is None:
+            self.score_guide = ScoreGuideDialog(self)
+        self.score_guide.show()
+        self.score_guide.raise_()
+        return self.score_guide
+
+    def show_about(self) -> AboutDialog:
+        dialog = AboutDialog(self)
+        dialog.show()
+        self.about_dialog = dialog
+        return dialog
 
     def show_shortcuts(self) -> ShortcutsDialog:
         if self.shortcuts_dialog is None:

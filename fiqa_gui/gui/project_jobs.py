@@ -24,6 +24,25 @@ def open_project(source, *, run_id: int | None = None, read_only: bool = False) 
     return run
 
 
+def open_project_at_run(source, run_id: int, *, read_only: bool = False) -> JobFn:
+    """`open_project` showing the run the curator had last time; the newest one when that run
+    is gone (a resume never fails because of it)."""
+
+    def run(progress, cancel):
+        from fiqa_gui.core.review.review_data import load_review
+        from fiqa_gui.core.store.project import ProjectError, ProjectLocked, ProjectNotWritable
+
+        try:
+            return load_review(source, run_id=run_id, read_only=read_only, progress=progress,
+                               cancel=cancel)
+        except (ProjectLocked, ProjectNotWritable):
+            raise
+        except ProjectError:
+            return load_review(source, read_only=read_only, progress=progress, cancel=cancel)
+
+    return run
+
+
 def rescore_with_seeds(project, base_run_id: int | None = None) -> JobFn:
     """Recompute `quality` with the approved seeds as anchors and store a new run; returns the
     core's `RescoreSummary`. The GUI thread leaves the project's connection alone meanwhile."""

@@ -108,9 +108,11 @@ class SeedActions(QObject):
         p.approve_set_button.setText("Seed set approved ✓" if set_state == "approved"
                                      else "Approve seed set")
         stored = seeds.cluster_params(self.project, db)
+        clustered = self.w.subclusters.run_id is not None
         if stored.get("coverage") is not None:
             when = str(stored.get("proposed_at", ""))[:16].replace("T", " ")
-            p.show_strata(stored["coverage"], f"Strata of the proposal of {when} UTC")
+            p.show_strata(stored["coverage"], f"Strata of the proposal of {when} UTC",
+                          clustered=clustered, stored=True)
         elif len(ids) <= PREVIEW_MAX_IMAGES:
             try:
                 prop = propose_seeds(self.project, params=self.params(), cluster_ids=[db])
@@ -120,7 +122,7 @@ class SeedActions(QObject):
                 rows = [[c.tier, c.subcluster, list(c.attributes), c.available, c.quota,
                          c.picked] for c in prop.coverage]
                 p.show_strata(rows, "<i>Preview with the quotas on the left — nothing proposed "
-                              "yet; press Propose.</i>")
+                              "yet; press Propose.</i>", clustered=clustered)
         else:
             p.show_strata([], "Nothing proposed yet; press Propose.")
         p.progress.setText(dashboard_line(seeds.progress_dashboard(self.project)))

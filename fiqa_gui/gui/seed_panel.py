@@ -27,7 +27,9 @@ from PySide6.QtWidgets import (
 
 from fiqa_gui.core.seedsets.sampling import DEFAULT_QUOTAS, TIERS
 
-STRATA_COLUMNS = ("Tier", "Sub-cluster", "Attributes", "Available", "Quota", "Picked")
+# "Cluster tier": the third of the image's own cluster (the `tier` column of seeds.csv), not
+# the window's dataset band (thirds of the whole dataset)
+STRATA_COLUMNS = ("Cluster tier", "Sub-cluster", "Attributes", "Available", "Quota", "Picked")
 
 
 class SeedPanel(QWidget):
@@ -121,8 +123,12 @@ class SeedPanel(QWidget):
         self.strata_note.setWordWrap(True)
         self.table = QTableWidget(0, len(STRATA_COLUMNS))
         self.table.setHorizontalHeaderLabels(STRATA_COLUMNS)
+        self.table.horizontalHeaderItem(0).setToolTip(
+            "The image's third within its own cluster (the tier column of seeds.csv) — not "
+            "the dataset band the gallery chips show")
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.table.setTabKeyNavigation(False)  # Tab goes to the next panel
         self.table.verticalHeader().setVisible(False)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
@@ -187,10 +193,19 @@ class SeedPanel(QWidget):
         for b in self.edit_buttons:
             b.setEnabled(editable)
 
-    def show_strata(self, rows: list, note: str) -> None:
-        """rows: [tier, subcluster, attributes, available, quota, picked] per stratum."""
+    def show_strata(self, rows: list, note: str, *, clustered: bool = False,
+                    stored: bool = False) -> None:
+        """rows: [tier, subcluster, attributes, available, quota, picked] per stratum.
+        `clustered`: the project has a sub-clustering; `stored`: these are the strata of a
+        stored proposal (which may predate the clustering)."""
         if rows and all(r[1] is None for r in rows):
-            note += (" · no sub-clusters (run a clustering to split each tier by look)")
+            if not clustered:
+                note += " · no sub-clusters (run a clustering to split each tier by look)"
+            elif stored:
+                note += (" · proposed before the clustering: Propose again to split each "
+                         "tier by sub-cluster")
+            else:
+                note += " · one sub-cluster at the sampling level"
         self.strata_note.setText(note)
         self.table.setRowCount(len(rows))
         for r, (tier, sub, attrs, available, quota, picked) in enumerate(rows):

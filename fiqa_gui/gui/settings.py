@@ -63,6 +63,20 @@ class AppSettings:
     def clear_last_project(self) -> None:
         self.qsettings.remove("projects/last")
 
+    # -- where the curator was in each project (resume.py)
+    def _resume_key(self, folder: str | Path) -> str:
+        import hashlib
+
+        digest = hashlib.sha1(str(Path(folder).absolute()).encode("utf-8")).hexdigest()[:16]
+        return f"resume/{digest}"
+
+    def project_place(self, folder: str | Path) -> str | None:
+        value = self.qsettings.value(self._resume_key(folder))
+        return str(value) if value else None
+
+    def set_project_place(self, folder: str | Path, text: str) -> None:
+        self.qsettings.setValue(self._resume_key(folder), text)
+
     # -- preferences
     def theme(self) -> str:
         return str(self.qsettings.value("view/theme", "system"))

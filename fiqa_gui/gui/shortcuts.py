@@ -2,8 +2,10 @@
 and the help dialog lists it, so the two never disagree.
 
 Scopes: `window` keys work wherever the focus is (text fields keep their own typing and Ctrl+Z);
-`gallery` keys work while the gallery has the focus, so typing a digit or a letter elsewhere
-never changes a label by accident.
+`gallery` keys act on the gallery's selected images and work wherever that selection is shown —
+the gallery, the cluster list, the inspector's plots, the large preview — but never while a text
+field has the focus (a line edit or spin box takes a typed digit or letter as text, so typing a
+note or a filter never changes a label by accident).
 """
 
 from __future__ import annotations
@@ -98,6 +100,9 @@ SHORTCUTS: tuple[Shortcut, ...] = (
       group="Scoring"),
     # ---- Help
     S("shortcuts", "Keyboard shortcuts", ("?", "F1"), menu="Help", group="Help"),
+    S("score_guide", "What the scores &mean", ("Shift+F1",), menu="Help", group="Help",
+      tip="SDD, CR, iq, Quality and every flag, a paragraph each"),
+    S("about", "&About FIQA Curator", menu="Help", group="Help", separator=True),
 )
 
 WIDGET_KEYS: tuple[tuple[str, str, str], ...] = (
@@ -107,7 +112,8 @@ WIDGET_KEYS: tuple[tuple[str, str, str], ...] = (
     ("Shift+arrows, Shift/Ctrl+click, Ctrl+A", "Select several images: an action on them is "
      "one undo step", "Label the selected images"),
     ("Right-click a cluster", "Review state, merge", "Clusters"),
-    ("Tab", "Move the focus between the panels", "Move around"),
+    ("Tab / Shift+Tab", "Move the focus to the next / previous panel: cluster list, gallery, "
+     "inspector, seed set", "Move around"),
 )
 
 GROUP_ORDER = ("Label the selected images", "Move around", "Clusters", "Undo", "View",
@@ -123,8 +129,9 @@ def make_action(parent, spec: Shortcut, slot: Callable) -> QAction:
     a = QAction(spec.text, parent)
     if spec.keys:
         a.setShortcuts([QKeySequence(k) for k in spec.keys])
-        a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut
-                             if spec.scope == "gallery" else Qt.ShortcutContext.WindowShortcut)
+        # gallery keys too: the window (and the preview window) they are added to; text fields
+        # claim their printable keys first (QLineEdit accepts the ShortcutOverride)
+        a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
     tip = spec.tip or spec.text.replace("&", "").rstrip("…")
     a.setStatusTip(tip)
     a.setToolTip(tip + (f" ({', '.join(spec.keys)})" if spec.keys else ""))

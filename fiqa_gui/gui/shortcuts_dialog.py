@@ -14,8 +14,8 @@ from fiqa_gui.gui.shortcuts import GROUP_ORDER
 from fiqa_gui.gui.theme import CORRECTED_COLOUR, TIER_COLOURS, TIER_LETTERS
 
 LEGEND = (
-    ("chip", "Tier chip: <b>filled</b> = your tier, <b>outlined</b> = computed (Quality "
-     "terciles of the data set); H high · M mid · L low · U unusable"),
+    ("chip", "Tier chip: <b>filled</b> = your tier, <b>outlined</b> = the dataset band "
+     "(Quality thirds of the whole dataset); H high · M mid · L low · U unusable"),
     ("score", f"<b style='color:{CORRECTED_COLOUR.name()}'>✎72</b> after the score: your "
      "corrected score"),
     ("wrong", "<b style='color:#d7301f'>✕</b> across the image, dimmed: marked wrong identity"),
