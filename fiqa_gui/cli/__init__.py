@@ -21,6 +21,7 @@ from fiqa_gui.cli import (
     cluster_command,
     erc_command,
     export_command,
+    learning_commands,
     project_commands,
     relocate_command,
     sample_command,
@@ -44,7 +45,8 @@ from fiqa_gui.core.errors import (
 )
 
 COMMAND_MODULES = (project_commands, score_command, cluster_command, sample_command,
-                   export_command, erc_command, relocate_command, window_commands)
+                   export_command, erc_command, learning_commands, relocate_command,
+                   window_commands)
 """Each adds its subcommands to the parser (`add_parsers(sub)`); a new command is a new module."""
 
 
