@@ -199,15 +199,26 @@ def _draw_distinct(draw, budget: int, n: int) -> tuple[np.ndarray, np.ndarray]:
     return keys // n, keys % n
 
 
+def row_norms(embeddings: np.ndarray, chunk: int = 1 << 14) -> np.ndarray:
+    """L2 norm of every row (float64), read a chunk of rows at a time."""
+    out = np.empty(len(embeddings))
+    for s in range(0, len(embeddings), chunk):
+        out[s:s + chunk] = np.linalg.norm(np.asarray(embeddings[s:s + chunk], np.float64), axis=1)
+    return out
+
+
 def _pair_scores(embeddings: np.ndarray, a: np.ndarray, b: np.ndarray,
                  progress: ProgressCallback, cancel: CancelToken | None) -> np.ndarray:
-    """Cosine of each pair, a chunk of rows at a time (the embeddings may be memory-mapped)."""
+    """Cosine of each pair, a chunk of pairs at a time (the embeddings may be memory-mapped):
+    row dot products accumulated in float64, divided by the norms computed once."""
+    norms = row_norms(embeddings)
+    inv = 1.0 / np.where(norms > 0, norms, 1.0)
     out = np.empty(len(a))
     for s in range(0, len(a), CHUNK_PAIRS):
         if cancel is not None:
             cancel.check()
-        xa = unit_rows(embeddings, a[s:s + CHUNK_PAIRS])
-        xb = unit_rows(embeddings, b[s:s + CHUNK_PAIRS])
-        out[s:s + CHUNK_PAIRS] = np.einsum("ij,ij->i", xa, xb)
+        ia, ib = a[s:s + CHUNK_PAIRS], b[s:s + CHUNK_PAIRS]
+        dots = np.einsum("ij,ij->i", embeddings[ia], embeddings[ib], dtype=np.float64)
+        out[s:s + CHUNK_PAIRS] = dots * inv[ia] * inv[ib]
         progress(min(s + CHUNK_PAIRS, len(a)), len(a), "scoring sampled pairs")
     return out
