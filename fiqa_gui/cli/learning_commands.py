@@ -21,7 +21,7 @@ def cmd_import_labels(args) -> int:
 
 def cmd_learn(args) -> int:
     from fiqa_gui.core.atomic_output import guard_output
-    from fiqa_gui.core.export.score_table import write_scores_csv
+    from fiqa_gui.core.export.score_table import write_run_csv
     from fiqa_gui.core.learning.learn import export_model, learn_project
     from fiqa_gui.core.learning.review_next import review_queue
     from fiqa_gui.core.progress import CancelToken
@@ -48,12 +48,8 @@ def cmd_learn(args) -> int:
         elif "error" in erc:
             say(f"note: no ERC figure ({erc['error']})")
         if args.out:
-            ds = project.dataset()
-            sc = project.scores(result.run_id)
-            extra = {k: val for k, val in sc.items() if k != "flags" and k not in
-                     ("sdd", "sdd_signed", "cr", "ccs", "nnccs", "iq", "quality")}
-            write_scores_csv(args.out, ds.paths, ds.clusters, sc, sc["flags"], extra,
-                             force=args.force, protected=protected)
+            write_run_csv(project, result.run_id, args.out, force=args.force,
+                          protected=protected)
             say(f"wrote {args.out}")
         if args.export_model:
             for path in export_model(result, args.export_model, force=args.force,

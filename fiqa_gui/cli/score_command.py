@@ -43,7 +43,7 @@ def _check_images_present(project) -> None:
 
 def cmd_score(args) -> int:
     from fiqa_gui.core.atomic_output import guard_output
-    from fiqa_gui.core.export.score_table import write_scores_csv
+    from fiqa_gui.core.export.score_table import write_run_csv, write_scores_csv
     from fiqa_gui.core.progress import CancelToken
 
     params = _scoring_params(args)
@@ -66,12 +66,8 @@ def cmd_score(args) -> int:
             say(f"stored run #{run_id} in {project.folder} ({run.device}, "
                  f"{run.duration_s:.1f} s)")
             if args.out:
-                ds = project.dataset()
-                s = project.scores(run_id)
-                extra = {k: v for k, v in s.items() if k != "flags" and k not in
-                         ("sdd", "sdd_signed", "cr", "ccs", "nnccs", "iq", "quality")}
-                write_scores_csv(args.out, ds.paths, ds.clusters, s, s["flags"], extra,
-                                 force=args.force, protected=protected)
+                write_run_csv(project, run_id, args.out, force=args.force,
+                              protected=protected)
                 say(f"wrote {args.out}")
         return EXIT_OK
     if not (args.manifest and args.embeddings and args.out):

@@ -11,8 +11,6 @@ it (header = line 1), and nothing is imported until the whole file is clean.
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +22,7 @@ from fiqa_gui.core.curation.commands import (
     read_annotation_field,
 )
 from fiqa_gui.core.errors import UserInputError
+from fiqa_gui.core.ingest.manifest import csv_records, decode_csv_text
 
 LABEL_COLUMNS = {"tier": "tier", "score": "corrected_score", "seed": "seed_state",
                  "wrong_identity": "wrong_identity"}
@@ -43,20 +42,6 @@ class LabelTable:
 
     def image_ids(self) -> list[int]:
         return sorted({i for pairs in self.changes.values() for i, _ in pairs})
-
-def _read_text(path: Path) -> str:
-    if not path.is_file():
-        raise UserInputError("the labels file does not exist", file=path,
-                             fix="check the path of the CSV.")
-    raw = path.read_bytes()
-    try:
-        if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-            return raw.decode("utf-16")
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise UserInputError(f"the file is not UTF-8 text (byte offset {err.start})", file=path,
-                             row=raw[:err.start].count(b"\n") + 1, row_kind="line",
-                             fix="save it as 'CSV UTF-8'.") from None
 
 def _key(p: str | Path) -> str:
     return os.path.normcase(os.path.normpath(str(p)))
@@ -90,17 +75,10 @@ def read_label_table(project, csv_path: str | Path) -> LabelTable:
     """Parse and check a labels CSV against the project; raise one UserInputError naming every
     bad line (unknown paths, bad values, repeated images)."""
     path = Path(csv_path)
-    reader = csv.reader(io.StringIO(_read_text(path), newline=""))
-    records = []
-    start = 1
-    try:
-        for row in reader:
-            if row and any(c.strip() for c in row):
-                records.append((start, row))
-            start = reader.line_num + 1
-    except csv.Error as err:
-        raise UserInputError(f"the CSV cannot be parsed ({err})", file=path, row=start,
-                             row_kind="line", fix="check the quoting from that line on.") from None
+    if not path.is_file():
+        raise UserInputError("the labels file does not exist", file=path,
+                             fix="check the path of the CSV.")
+    records = csv_records(decode_csv_text(path, kind="labels file"), path)
     if not records:
         raise UserInputError("the labels file is empty", file=path,
                              fix="add a header row, e.g. path,tier,score,seed,wrong_identity.")

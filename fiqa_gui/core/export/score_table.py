@@ -58,6 +58,17 @@ def write_scores_csv(out: str | Path, paths: Sequence[str], clusters: Sequence[s
     return out
 
 
+def write_run_csv(project, run_id: int, out: str | Path, *, force: bool = False,
+                  protected: Iterable[str | Path] = ()) -> Path:
+    """`write_scores_csv` of one stored run of `project`: every image in project order, the run's
+    score columns, then every other column it holds (cues, quality parts, `learned`, …)."""
+    ds = project.dataset()
+    s = project.scores(run_id)
+    extra = {k: v for k, v in s.items() if k != "flags" and k not in BASE_COLUMNS}
+    return write_scores_csv(out, ds.paths, ds.clusters, s, s["flags"], extra, force=force,
+                            protected=protected)
+
+
 def read_scores_csv(path: str | Path) -> dict[str, list]:
     """Read a scores CSV back (for tests and round trips): column name → list of cells."""
     with open(path, newline="", encoding="utf-8") as f:

@@ -20,7 +20,9 @@ from fiqa_gui.core.ingest.dataset import Dataset
 REQUIRED_COLUMNS = ("path", "cluster")
 
 
-def _decode(path: Path) -> str:
+def decode_csv_text(path: Path, kind: str = "manifest") -> str:
+    """A CSV file's text: UTF-16 with a BOM, else UTF-8 (BOM or not); bad bytes are a
+    `UserInputError` naming the line. `kind` names the file in the fix ("manifest", …)."""
     raw = path.read_bytes()
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
@@ -35,22 +37,15 @@ def _decode(path: Path) -> str:
             f"the file is not valid UTF-8 text (byte 0x{raw[err.start]:02x} at offset "
             f"{err.start} cannot be decoded)",
             file=path, row=line, row_kind="line",
-            fix="save the manifest as UTF-8 CSV (in a spreadsheet: 'CSV UTF-8').",
+            fix=f"save the {kind} as UTF-8 CSV (in a spreadsheet: 'CSV UTF-8').",
         ) from None
 
 
-def read_manifest(path: str | Path) -> Dataset:
-    """Parse and validate a manifest; image files are checked separately (`validate_images`)."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserInputError("the manifest does not exist", file=path,
-                             fix="check the path passed to --manifest.")
-    text = _decode(path)
-    if "\x00" in text:
-        raise UserInputError("the file contains NUL bytes; it is not a CSV text file", file=path,
-                             fix="pass a CSV manifest with a header row (path,cluster,...).")
+def csv_records(text: str, path: Path) -> list[tuple[int, list[str]]]:
+    """The non-blank records of CSV `text` with the editor line each starts on (a quoted cell
+    may span lines); a parse error is a `UserInputError` naming the record's first line."""
     reader = csv.reader(io.StringIO(text, newline=""))
-    records = []  # (editor line the record starts on, cells); fully blank lines are skipped
+    records = []
     start = 1
     try:
         for row in reader:
@@ -64,6 +59,20 @@ def read_manifest(path: str | Path) -> Dataset:
                              row=start, row_kind="line",
                              fix="check the quoting on that line (a quote opened and never "
                              "closed?).") from None
+    return records
+
+
+def read_manifest(path: str | Path) -> Dataset:
+    """Parse and validate a manifest; image files are checked separately (`validate_images`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserInputError("the manifest does not exist", file=path,
+                             fix="check the path passed to --manifest.")
+    text = decode_csv_text(path)
+    if "\x00" in text:
+        raise UserInputError("the file contains NUL bytes; it is not a CSV text file", file=path,
+                             fix="pass a CSV manifest with a header row (path,cluster,...).")
+    records = csv_records(text, path)
     if not records:
         raise UserInputError("the manifest is empty", file=path,
                              fix="add a header row 'path,cluster' and one row per image.")

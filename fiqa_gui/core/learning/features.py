@@ -37,6 +37,10 @@ class FeatureRecipe:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def indicator_columns(self) -> list[int]:
+        """For each `…_missing` indicator feature, the raw column it flags."""
+        return [self.names.index(n[:-len("_missing")]) for n in self.names[len(self.fill):]]
+
 
 def _in_cluster_percentile(values: np.ndarray, labels: np.ndarray) -> np.ndarray:
     out = np.full(len(values), np.nan)
@@ -100,7 +104,5 @@ def _fill(x: np.ndarray, fill: list[float], indicator_cols: list[int]) -> np.nda
 
 def apply_recipe(x: np.ndarray, recipe: FeatureRecipe) -> np.ndarray:
     """The model's input for raw features `x` (same columns as when the recipe was fitted)."""
-    base = len(recipe.fill)
-    indicator = [recipe.names.index(n[:-len("_missing")]) for n in recipe.names[base:]]
-    filled = _fill(x, recipe.fill, indicator)
+    filled = _fill(x, recipe.fill, recipe.indicator_columns())
     return (filled - np.asarray(recipe.mean)) / np.asarray(recipe.scale)

@@ -196,15 +196,13 @@ def export_model(result: LearnResult, folder: str | Path, *, force: bool = False
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     r = result.recipe
-    base = len(r.fill)
-    indicator = [r.names.index(n[:-len("_missing")]) for n in r.names[base:]]
-    module = LearnedQualityModule(r.fill, indicator, r.mean, r.scale, result.model.coef,
+    module = LearnedQualityModule(r.fill, r.indicator_columns(), r.mean, r.scale, result.model.coef,
                                   result.model.intercept)
     scripted = torch.jit.script(module)
     pt, js = folder / "learned_quality.pt", folder / "learned_quality.json"
     with atomic_file(pt, force=force, binary=True, protected=protected) as f:
         torch.jit.save(scripted, f)
-    recipe = {"inputs": r.names[:base], "recipe": r.to_dict(), "summary": result.summary,
+    recipe = {"inputs": r.names[:len(r.fill)], "recipe": r.to_dict(), "summary": result.summary,
               "how": "forward(raw) with raw an N×F float tensor of the `inputs` in order (NaN "
                      "where missing): the run's columns, their in-cluster percentiles (0–1) and "
                      "the L2-normalised embedding; returns (learned 0–100, uncertainty)."}
