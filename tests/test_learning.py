@@ -237,3 +237,15 @@ def test_cli_learn_writes_the_table_with_learned_and_refuses_project_files(folde
     r = subprocess.run([sys.executable, "-m", "fiqa_gui", "learn", str(tmp_path / "none")],
                        capture_output=True, text=True)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_cli_learn_refuses_a_bad_model_folder_before_training(folder, tmp_path, capsys):
+    with Project.open(folder) as p:
+        _label_third(p, tmp_path)
+        runs = len(p.runs())
+    a_file = tmp_path / "labels.csv"
+    assert main(["learn", str(folder), "-q", "--export-model", str(a_file)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "model folder is an existing file" in err
+    with Project.open(folder, read_only=True) as p:
+        assert len(p.runs()) == runs

@@ -22,7 +22,7 @@ def cmd_import_labels(args) -> int:
 def cmd_learn(args) -> int:
     from fiqa_gui.core.atomic_output import guard_output
     from fiqa_gui.core.export.score_table import write_run_csv
-    from fiqa_gui.core.learning.learn import export_model, learn_project
+    from fiqa_gui.core.learning.learn import check_model_folder, export_model, learn_project
     from fiqa_gui.core.learning.review_next import review_queue
     from fiqa_gui.core.progress import CancelToken
     from fiqa_gui.core.store import Project
@@ -31,6 +31,8 @@ def cmd_learn(args) -> int:
         protected = list(project.protected_paths())
         if args.out:
             guard_output(args.out, force=args.force, protected=protected)
+        if args.export_model:
+            check_model_folder(args.export_model, force=args.force, protected=protected)
         result = learn_project(project, run_id=args.run, seed=args.seed,
                                progress=progress_of(args), cancel=CancelToken())
         s = result.summary

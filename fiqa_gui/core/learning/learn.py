@@ -185,6 +185,22 @@ def _store(project, base, scores: dict, learned: dict, summary: dict, seconds: f
                            flag_details=details)
 
 
+MODEL_FILES = ("learned_quality.pt", "learned_quality.json")
+
+
+def check_model_folder(folder: str | Path, *, force: bool = False, protected=()) -> list[Path]:
+    """The two files `export_model` writes into `folder`, checked against the output rule first
+    (so a bad folder is refused before any training)."""
+    from fiqa_gui.core.atomic_output import guard_output
+
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise UserInputError("the model folder is an existing file", file=folder,
+                             fix="give --export-model a folder (new or existing).")
+    return [guard_output(folder / name, force=force, protected=protected)
+            for name in MODEL_FILES]
+
+
 def export_model(result: LearnResult, folder: str | Path, *, force: bool = False,
                  protected=()) -> list[Path]:
     """Write the model as TorchScript (`learned_quality.pt`) and its feature recipe
@@ -193,13 +209,12 @@ def export_model(result: LearnResult, folder: str | Path, *, force: bool = False
 
     from fiqa_gui.core.atomic_output import atomic_file
 
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    pt, js = check_model_folder(folder, force=force, protected=protected)
+    pt.parent.mkdir(parents=True, exist_ok=True)
     r = result.recipe
     module = LearnedQualityModule(r.fill, r.indicator_columns(), r.mean, r.scale, result.model.coef,
                                   result.model.intercept)
     scripted = torch.jit.script(module)
-    pt, js = folder / "learned_quality.pt", folder / "learned_quality.json"
     with atomic_file(pt, force=force, binary=True, protected=protected) as f:
         torch.jit.save(scripted, f)
     recipe = {"inputs": r.names[:len(r.fill)], "recipe": r.to_dict(), "summary": result.summary,
