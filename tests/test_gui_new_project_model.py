@@ -3,6 +3,8 @@ background job with progress and Cancel; a cancelled run resumes; the window ope
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -81,6 +83,11 @@ def test_user_model_job_cancel_then_resume(qtbot, photos, tmp_path):
         def hook(done, total, stage):
             progress(done, total, stage)
             if stage == "embedding photos" and done >= 3:
+                # as a user would: Cancel once the window shows the stage (the runner drops
+                # progress that arrives after Cancel, so a busy GUI thread must catch up first)
+                deadline = time.monotonic() + 10
+                while not any(s == stage for _, _, s in seen) and time.monotonic() < deadline:
+                    time.sleep(0.01)
                 cancel.cancel()
         return job(hook, cancel)
 
