@@ -93,8 +93,17 @@ def cmd_score(args) -> int:
                            progress=progress, cancel=cancel)
     columns = {c: getattr(result, c) for c in ("sdd", "sdd_signed", "cr", "ccs", "nnccs", "iq")}
     unreadable = getattr(result, "unreadable", None)
-    diag, anchored, lowinfo = finish_scores(data.embeddings, ds.labels, columns,
-                                            unreadable=unreadable)
+    cal = None
+    if paths is not None:
+        from fiqa_gui.core.labels.self_calibration import calibrate_iq
+
+        cal = calibrate_iq(paths, columns["iq"], seed=params.seed)
+    diag, anchored, lowinfo = finish_scores(
+        data.embeddings, ds.labels, columns, unreadable=unreadable,
+        iq_poor=cal.iq_poor if cal else None, iq_good=cal.iq_good if cal else None,
+        cluster_names=ds.cluster_names,
+        nn_cluster=result.nn_cluster if len(result.nn_cluster) else None,
+        luminance_variance=(getattr(result, "cues", {}) or {}).get("luminance_variance"))
     columns["quality"] = anchored.quality
     flags = [list(dict.fromkeys(a + b)) for a, b in
              zip(result.flags, diag.row_flags(ds.labels), strict=True)]
