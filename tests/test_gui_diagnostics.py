@@ -46,9 +46,6 @@ def _images_with(rv, flag):
     return [i for i, f in enumerate(rv.scores["flags"]) if flag in f]
 
 
-@pytest.mark.xfail(reason="#14's absolute trap rule no longer flags a cluster of the GUI "
-                   "sample project; the sample must plant a trap on the new scale (open work)",
-                   strict=False)
 def test_flag_icons_and_explanations_are_visible(qtbot, window, project):
     w = window(project)
     rv = w.review

@@ -82,6 +82,25 @@ def test_rescore_with_approved_seeds(project):
     assert project.runs()[-1].params["base_run"] == base
     assert summary.clusters[0]["seeds"] == sorted(seeds.tolist())
     assert len(summary.clusters[0]["top_moves"]) == min(5, len(members))
+    assert summary.clusters[0]["moves"]  # the cluster's own distribution of rank changes
+    # "resolved" counts only shifts that were there: flagged, in the lower half by the old
+    # quality, in the upper half by the new; flagged images already ranked high are apart
+    flagged = [i for i, f in enumerate(base_scores["flags"]) if "score_shift" in f]
+    assert flagged  # the demo plants one-good-many-poor clusters
+    assert sorted(summary.resolved_score_shift + summary.still_shifted
+                  + summary.already_fine) == flagged
+
+    def upper_half(q, i):
+        m = np.flatnonzero(pl.labels == pl.labels[i])
+        rank = 1 + int((np.nan_to_num(q[m], nan=-np.inf) > q[i]).sum())
+        return rank <= len(m) / 2
+
+    for i in summary.already_fine:
+        assert upper_half(base_scores["quality"], i)
+    for i in summary.resolved_score_shift:
+        assert not upper_half(base_scores["quality"], i) and upper_half(new["quality"], i)
+    for i in summary.still_shifted:
+        assert not upper_half(new["quality"], i)
 
 
 def test_rank_moves():

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fiqa_gui.core.review.answer_key import shown_attributes
 from fiqa_gui.core.review.codes import CLUSTER_FLAGS, SEED_NAMES, TIER_NAMES, TIER_NONE, score_title
 from fiqa_gui.core.review.cue_text import cue_text, cue_title
 from fiqa_gui.core.review.history import image_history, local_time
@@ -375,7 +376,9 @@ class InspectorPanel(QWidget):
         rows = [f"<b>{e(ds.paths[i])}</b>",
                 f"image #{i} · cluster <b>{e(rv.summaries.names[c])}</b> (#{c}, "
                 f"{int(rv.summaries.sizes[c]):,} images)" + (f" · {w}×{h} px" if w else "")]
-        attrs = [f"{e(k)}: {e(v[i])}" for k, v in ds.attributes.items() if v[i] != ""]
+        attrs = [(f"<i style='color:gray'>{e(label)}: {e(value)}</i>" if key else
+                  f"{e(label)}: {e(value)}")
+                 for label, value, key in shown_attributes(ds.attributes, i)]
         mine = self._annotations_html(i)
         if rv.scores is None:
             rows.append("<i>not scored yet</i>")

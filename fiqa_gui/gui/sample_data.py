@@ -41,9 +41,17 @@ def _face(rng: np.random.Generator, hue: np.ndarray, px: int, quality: float) ->
     return img
 
 
+TRAP_CLUSTER = 3  # the cluster whose every image is degraded: a planted consistency trap
+
+
 def write_sample_data(out_dir: str | Path, sizes=DEFAULT_SIZES, *, image_px: int = 64,
-                      dim: int = 32, seed: int = 0, fmt: str = "jpg") -> dict:
-    """Write images, `manifest.csv` and `embeddings.npy` under `out_dir`; return their paths."""
+                      dim: int = 32, seed: int = 0, fmt: str = "jpg",
+                      trap_cluster: int | None = TRAP_CLUSTER) -> dict:
+    """Write images, `manifest.csv` and `embeddings.npy` under `out_dir`; return their paths.
+
+    Every image of cluster `trap_cluster` (when the sample has it) is degraded alike — blurred,
+    darkened, drifted in embedding space — so the sample always shows a consistency trap.
+    """
     out = Path(out_dir)
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(len(sizes), dim))
@@ -57,6 +65,8 @@ def write_sample_data(out_dir: str | Path, sizes=DEFAULT_SIZES, *, image_px: int
         planted = n >= 8  # one image from another identity in the larger clusters
         for j in range(n):
             q = float(np.clip(rng.beta(4, 2), 0.05, 1.0))
+            if c == trap_cluster:
+                q = float(rng.uniform(0.15, 0.3))
             src = (c + 1) % len(sizes) if planted and j == n - 1 else c
             rel = f"images/{name}/{name}_{j:03d}.{fmt}"
             path = out / rel

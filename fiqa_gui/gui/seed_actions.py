@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from fiqa_gui.core.curation import seeds
 from fiqa_gui.core.errors import UserInputError
+from fiqa_gui.core.review.answer_key import data_attribute_names
 from fiqa_gui.core.seedsets.sampling import SamplingParams, latest_sampling_params, propose_seeds
 from fiqa_gui.gui.dashboard import DashboardDialog, dashboard_line
 from fiqa_gui.gui.seed_panel import SeedPanel
@@ -73,8 +74,8 @@ class SeedActions(QObject):
             self.panel.set_attributes([])
             self.refresh()
             return
-        names = [r[0] for r in review.project.conn.execute(
-            "SELECT name FROM attribute_names ORDER BY name")]
+        names = data_attribute_names([r[0] for r in review.project.conn.execute(
+            "SELECT name FROM attribute_names ORDER BY name")])
         params = latest_sampling_params(review.project)
         self.panel.set_quotas(params.quotas)
         self.panel.set_attributes(names, params.attributes)

@@ -8,11 +8,16 @@ reference good images, 1 = typical of reference poor ones, the references fixed 
 curator's trusted images or by self-calibration (the project's own best images, degraded;
 `self_calibration`) — so a threshold means the same at 10 % and at 75 % poor data.
 
-- `consistency_trap` (cluster, ≥ 3 images): its typical image is poor — median embedding
-  poorness ≥ `trap_embedding` (0.5: at least halfway from the good references to the poor ones
-  in how crowded it is by other identities) or median pixel poorness ≥ `trap_pixel` (1.0: all
-  the way, since clean photos' pixel scores vary with lighting far more than their crowding
-  does). SDD, fed by the cluster's own mutually similar images, rates such a cluster as it rates
+- `consistency_trap` (cluster, ≥ 3 images): its typical image is poor — by both cues together
+  (median embedding poorness ≥ `trap_embedding`, 0.5: halfway from the good references to the
+  poor ones in how crowded it is by other identities, *and* median pixel poorness ≥
+  `trap_pixel_support`, 0.4), or by one cue alone when it is clear (embedding ≥
+  `trap_embedding_alone`, 0.7; pixels ≥ `trap_pixel`, 1.0 — all the way, since clean photos'
+  pixel scores vary with lighting far more than their crowding does). A look-alike identity
+  photographed in dim light can lean poor on each cue a little; a degraded cluster is clearly
+  poor on one or leans on both. Without pixel cues the embedding alone decides at
+  `trap_embedding`. SDD, fed by the cluster's own mutually similar images, rates such a cluster
+  as it rates
   good ones; the explanation gives its median SDD as a percentile of the good references' SDD.
   Not cohesion: with a real model degraded clusters were *not* tighter than clean ones in
   absolute cosine; what marked them was a high SDD together with low model-free quality. No SDD
@@ -50,10 +55,23 @@ CLUSTER_FLAGS = ("consistency_trap", "score_shift")
 @dataclass(frozen=True)
 class FlagParams:
     trap_embedding: float = 0.5
+    trap_embedding_alone: float = 0.7
+    trap_pixel_support: float = 0.4
     trap_pixel: float = 1.0
     shift_gap: float = 0.5
     near_dup_cos: float = 0.985
     low_iq: float = 30.0
+
+
+def _trap_cues(p_emb: float, p_pix: float, params: FlagParams) -> tuple[bool, bool]:
+    """(embedding says poor, pixels say poor) under the trap rule of the module docstring."""
+    emb_ok, pix_ok = bool(np.isfinite(p_emb)), bool(np.isfinite(p_pix))
+    if not pix_ok:
+        return emb_ok and p_emb >= params.trap_embedding, False
+    both = emb_ok and p_emb >= params.trap_embedding and p_pix >= params.trap_pixel_support
+    by_emb = both or (emb_ok and p_emb >= params.trap_embedding_alone)
+    by_pix = both or p_pix >= params.trap_pixel
+    return by_emb, by_pix
 
 
 @dataclass
@@ -171,8 +189,7 @@ def diagnose(embeddings: np.ndarray, labels: np.ndarray, *, strength: np.ndarray
         p_emb = _nanmedian(scale.embedding_poorness[members])
         p_pix = _nanmedian(scale.pixel_poorness[members])
         c_sdd = _nanmedian(sdd[members])
-        by_emb = np.isfinite(p_emb) and p_emb >= params.trap_embedding
-        by_pix = np.isfinite(p_pix) and p_pix >= params.trap_pixel
+        by_emb, by_pix = _trap_cues(p_emb, p_pix, params)
         if by_emb or by_pix:
             cluster_flags.setdefault(c, []).append("consistency_trap")
             cues = []
@@ -194,6 +211,8 @@ def diagnose(embeddings: np.ndarray, labels: np.ndarray, *, strength: np.ndarray
                 "each other's positives: consistent is not the same as good.",
                 {"embedding_poorness": _f(p_emb), "pixel_poorness": _f(p_pix),
                  "threshold_embedding": params.trap_embedding,
+                 "threshold_embedding_alone": params.trap_embedding_alone,
+                 "threshold_pixel_support": params.trap_pixel_support,
                  "threshold_pixel": params.trap_pixel,
                  "median_sdd": _f(c_sdd), "sdd_percentile_of_good": _f(sdd_pct),
                  "cohesion": _f(cohesion[c]), "median_strength": _f(cluster_strength[c]),

@@ -11,14 +11,18 @@ it by two *reference sets*:
   `iq_good`, halfway from the self-calibrated poor level up to the best images' own score
   (`self_calibration`: what the project's own best images score once blurred, down-scaled,
   noised or JPEG-compressed);
-- poor references: the images whose `iq` is below that poor level `iq_poor`.
+- poor references: the images whose `iq` is more than `POOR_MARGIN` (10 points) below that
+  poor level `iq_poor`. At the level itself, clean photos that merely score low on pixels (dark
+  skin, side light) made up half the poor references when few clusters were degraded, which
+  shortened the scale exactly when the data set was mostly clean; ten points below, the
+  references are degraded images at every share.
 
 Each cue is then measured in units of the distance between the two references' medians:
 
 - pixel poorness     p_pix = (med_G iq − iq) / (med_G iq − med_P iq);
 - embedding poorness p_emb = (e − med_G e) / (med_P e − med_G e), with e the *crowding* of an
-  image: on unit rows, the mean of its 30 highest cosines to images of other clusters
-  (`crowding`, computed from Euclidean distances between the rows as given). Degraded
+  image: on unit rows, the mean over the 10 most similar other identities of its highest cosine
+  to each (`crowding`, computed from Euclidean distances between the rows as given). Degraded
   images of every identity drift toward each other (SPEC §5), so a poor image has close
   neighbours among other identities and a clean one has not — whatever the kind of degradation,
   and whether or not the pixel cues saw it (a down-scaled photo can keep a good pixel score).
@@ -45,10 +49,11 @@ from dataclasses import dataclass
 import numpy as np
 
 MIN_REFERENCE = 10
-CHUNK = 65536
-CROWD_K = 30
+CHUNK = 4 * 1024 * 1024  # reference cells per block (32 MiB of float64)
+CROWD_K = 10
 CROWD_SAMPLE = 4096
 STRENGTH_WIDTH = 0.25
+POOR_MARGIN = 10.0
 
 
 @dataclass
@@ -79,33 +84,45 @@ class QualityScale:
 
 def crowding(embeddings: np.ndarray, labels: np.ndarray, *, k: int = CROWD_K,
              sample: int = CROWD_SAMPLE, seed: int = 0) -> np.ndarray:
-    """Per image, 1 − ½·(mean squared Euclidean distance to its `k` nearest images of *other*
-    clusters), among a seeded sample of at most `sample` images (all of them when fewer).
+    """Per image, how close the `k` nearest *other identities* come: for each other cluster the
+    nearest of its images, as 1 − ½·(squared Euclidean distance), averaged over the `k` clusters
+    that come nearest; references are a seeded sample of at most `sample` images (all of them
+    when fewer).
 
-    On unit rows this is the mean of the `k` highest cosines to other identities. Degraded images
-    of every identity drift toward each other, so a poor image has close neighbours among other
-    identities and a clean one has not. Distances between the rows *as given* do not change when
-    a mean vector is subtracted, so mean-centred embeddings give exactly the values of the raw
-    ones; no direction is estimated from the data set's mean."""
+    On unit rows this is the mean, over the `k` most similar other identities, of the highest
+    cosine to each. Degraded images of every identity drift toward each other, so a poor image
+    is close to *many* identities; a clean image of a look-alike identity is close to *one*, and
+    counting each identity once keeps it from looking crowded (the 30 nearest images, which an
+    earlier version used, let one neighbouring identity fill the whole count). Distances between
+    the rows *as given* do not change when a mean vector is subtracted, so mean-centred
+    embeddings give exactly the values of the raw ones; no direction is estimated from the data
+    set's mean."""
     n = embeddings.shape[0]
     labels = np.asarray(labels, dtype=np.int64)
     pick = np.arange(n) if n <= sample else np.sort(
         np.random.default_rng([seed, 0x63726F]).choice(n, sample, replace=False))
-    ref = np.asarray(embeddings[pick], dtype=np.float64)
+    order = pick[np.argsort(labels[pick], kind="stable")]  # references grouped by cluster
+    ref = np.asarray(embeddings[order], dtype=np.float64)
     ref_sq = 0.5 * np.einsum("ij,ij->i", ref, ref)
-    ref_labels = labels[pick]
-    kk = max(1, min(k, len(pick) - 1))
+    ref_clusters, starts = np.unique(labels[order], return_index=True)
     out = np.full(n, np.nan)
-    for start in range(0, n, 4096):
-        x = np.asarray(embeddings[start:start + 4096], dtype=np.float64)
-        # −½‖x − r‖² = x·r − ½‖x‖² − ½‖r‖²
+    if len(ref_clusters) < 2:
+        return out
+    kk = max(1, min(k, len(ref_clusters) - 1))
+    step = max(1, CHUNK // max(len(order), 1))
+    for start in range(0, n, step):
+        x = np.asarray(embeddings[start:start + step], dtype=np.float64)
+        # −½‖x − r‖² = x·r − ½‖x‖² − ½‖r‖², then the nearest image of each reference cluster
         near = x @ ref.T - ref_sq[None, :] - 0.5 * np.einsum("ij,ij->i", x, x)[:, None]
-        near[labels[start:start + 4096, None] == ref_labels[None, :]] = -np.inf
-        top = -np.partition(-near, kk - 1, axis=1)[:, :kk]
-        top = np.where(np.isfinite(top), top, np.nan)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            out[start:start + len(x)] = 1.0 + np.nanmean(top, axis=1)
+        per_cluster = np.maximum.reduceat(near, starts, axis=1)
+        own = np.searchsorted(ref_clusters, labels[start:start + step])
+        own_present = (own < len(ref_clusters)) & (
+            ref_clusters[np.minimum(own, len(ref_clusters) - 1)]
+            == labels[start:start + step])
+        rows = np.flatnonzero(own_present)
+        per_cluster[rows, own[rows]] = -np.inf
+        top = -np.partition(-per_cluster, kk - 1, axis=1)[:, :kk]
+        out[start:start + len(x)] = 1.0 + top.mean(axis=1)
     return out
 
 
@@ -168,7 +185,7 @@ def quality_scale(embeddings: np.ndarray, labels: np.ndarray, iq: np.ndarray | N
     method = "embedding split"
     if have_iq:
         with np.errstate(invalid="ignore"):
-            poor = np.flatnonzero(iq < iq_poor)
+            poor = np.flatnonzero(iq < iq_poor - POOR_MARGIN)
             good = np.flatnonzero(iq >= iq_good)
         method = "pixel calibration"
     if len(trusted) >= MIN_REFERENCE:
