@@ -32,15 +32,17 @@ from fiqa_gui.core.demo.acceptance import (
 
 def table(points: list[dict]) -> str:
     """The sweep as a Markdown table, one row per point."""
-    head = ("| share | model | embeddings | trap recall | by kind (blur/jpeg/lowres/noise) | "
-            "trap FPR | good first: quality | SDD | CR | quality by kind | at goal |\n"
-            "|---|---|---|---|---|---|---|---|---|---|---|\n")
+    head = ("| seed | share | model | embeddings | trap recall | "
+            "by kind (blur/jpeg/lowres/noise) | trap FPR | good first: quality | SDD | CR | "
+            "quality by kind | at goal |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|\n")
     rows = []
     for p in points:
         kinds = p["trap_recall_by_kind"]
         gk = p["good_first_by_kind"]["quality"]
         rows.append(
-            f"| {p['share']:.0%} | {p['model']} | {p['centring']} | {p['trap_recall']:.2f} | "
+            f"| {p['seed']} | {p['share']:.0%} | {p['model']} | {p['centring']} | "
+            f"{p['trap_recall']:.2f} | "
             + " ".join(kinds.get(k, "–") for k in ("blur", "jpeg", "lowres", "noise"))
             + f" | {p['trap_fpr']:.2f} ({p['trap_clusters']['typically_clean']} clusters) | "
             f"{p['good_first']['quality']:.2f} | {p['good_first']['sdd']:.2f} | "
