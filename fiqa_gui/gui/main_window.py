@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from fiqa_gui.core.review.clusters import showcase_cluster
 from fiqa_gui.core.review.review_data import ReviewData, scoring_available
 from fiqa_gui.core.store.project import ProjectLocked, ProjectNotWritable
-from fiqa_gui.gui import erc_panel, navigation, project_jobs, resume
+from fiqa_gui.gui import erc_panel, learning_panel, navigation, project_jobs, resume
 from fiqa_gui.gui.cluster_table import ClusterPanel
 from fiqa_gui.gui.clustering_panel import ClusteringActions, ClusteringPanel
 from fiqa_gui.gui.curation_actions import CurationActions
@@ -289,6 +289,7 @@ class MainWindow(QMainWindow):
         self.score_action = a["score_now"]
         self.rescore_action = a["rescore"]
         erc_panel.add_erc_action(self)  # Scoring → Evaluate labels… (issue #15)
+        learning_panel.add_learning_actions(self)  # Learn from my labels, Review next (#16)
         self.undo_action, self.redo_action = a["undo"], a["redo"]
         a["history"].setCheckable(True)
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 RANKABLE: tuple[str, ...] = ("sdd", "cr", "iq")
 """Scores a gallery can be ranked by; `rankable(scores)` adds the ones a run really has."""
 
-OPTIONAL_RANKABLE: tuple[str, ...] = ("quality",)
+OPTIONAL_RANKABLE: tuple[str, ...] = ("quality", "learned")
+"""Rankable where the run holds them: `quality` (every score run), `learned` (learn runs)."""
 
 SCORE_TITLES: dict[str, str] = {
     "sdd": "SDD",
@@ -16,6 +17,7 @@ SCORE_TITLES: dict[str, str] = {
     "nnccs": "NNCCS",
     "iq": "Image quality",
     "quality": "Quality",
+    "learned": "Learned",
 }
 
 CLUSTER_FLAGS = frozenset({"consistency_trap", "cluster_score_shift"})
@@ -34,7 +36,7 @@ SEED_CODES: dict[str, int] = {"proposed": SEED_PROPOSED, "approved": SEED_APPROV
                               "rejected": SEED_REJECTED}
 SEED_NAMES: dict[int, str] = {v: k for k, v in SEED_CODES.items()}
 
-SCORE_RUN_KINDS: tuple[str, ...] = ("score", "rescore")
+SCORE_RUN_KINDS: tuple[str, ...] = ("score", "rescore", "learn")
 """Run kinds that hold one score row per image (what the window can show)."""
 
 
