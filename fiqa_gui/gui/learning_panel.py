@@ -36,8 +36,8 @@ from PySide6.QtWidgets import (
 from fiqa_gui.core.evaluation.erc_plot import source_colour
 from fiqa_gui.gui.theme import style_plot
 
-QUEUE_COLUMNS = ("#", "Image", "Cluster", "Learned", "Label", "Learned − label", "Uncertainty",
-                 "Reviewed")
+QUEUE_COLUMNS = ("#", "Image", "Cluster", "Learned", "Current label", "Learned − label",
+                 "Uncertainty", "Reviewed")
 HISTORY_SOURCES = ("learned", "quality", "sdd", "cr")
 NEXT_KEY = "Ctrl+J"
 
@@ -91,6 +91,9 @@ class HistoryPlot(pg.PlotWidget):
         self.curves: dict[str, pg.PlotDataItem] = {}
 
     def set_history(self, rows: list[dict]) -> None:
+        """ERC-AUC per source over the turns; where no turn has one (too few impostor pairs
+        for FMR 1e-3 on a small project), the validation error instead, so the curator still
+        sees the wheel turn."""
         self.clear()
         self.curves = {}
         turns = np.arange(1, len(rows) + 1, dtype=float)
@@ -102,6 +105,16 @@ class HistoryPlot(pg.PlotWidget):
             pen = pg.mkPen(source_colour(name, k), width=3 if name == "learned" else 2)
             self.curves[name] = self.plot(turns, ys, pen=pen, symbol="o", symbolSize=7,
                                           symbolBrush=source_colour(name, k), name=name)
+        if self.curves:
+            self.setLabel("left", "ERC-AUC on unlabelled clusters (lower is better)")
+        else:
+            ys = np.array([float(r.get("validation_mae") or np.nan) for r in rows])
+            self.setLabel("left", "validation MAE by cluster, 0–100 (lower is better)")
+            if np.isfinite(ys).any():
+                colour = source_colour("learned", 0)
+                self.curves["validation_mae"] = self.plot(
+                    turns, ys, pen=pg.mkPen(colour, width=3), symbol="o", symbolSize=7,
+                    symbolBrush=colour, name="validation MAE (no held-out ERC)")
         self.getPlotItem().getAxis("bottom").setTicks(
             [[(float(t), str(int(t))) for t in turns]] if len(turns) else None)
 
@@ -133,10 +146,12 @@ class LearningDialog(QDialog):
 
         self.plot = HistoryPlot()
         self.history = QTableWidget(0, 5)
-        self.history.setHorizontalHeaderLabels(("Turn", "Run", "Labels", "Validation MAE",
+        self.history.setHorizontalHeaderLabels(("Turn", "Run", "Labels", "Val. MAE",
                                                 "ERC-AUC learned / quality / SDD / CR"))
         self.history.verticalHeader().setVisible(False)
         self.history.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.history.horizontalHeader().setSectionResizeMode(
+            QHeaderView.ResizeMode.ResizeToContents)
         self.history.horizontalHeader().setStretchLastSection(True)
         upper = QSplitter(Qt.Orientation.Horizontal)
         upper.addWidget(self.plot)
@@ -204,6 +219,7 @@ class LearningDialog(QDialog):
                                           | Qt.AlignmentFlag.AlignVCenter)
                 self.queue.setItem(r, c, item)
         self.queue.resizeColumnsToContents()
+        self.queue.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.queue_title.setText(
             f"<b>Review next</b> — {len(self.items)} images where the learned score and the "
             "current label disagree most or the model is least sure (at most 3 per cluster). "
