@@ -249,3 +249,37 @@ def test_cli_learn_refuses_a_bad_model_folder_before_training(folder, tmp_path, 
     assert len(err.splitlines()) == 1 and "model folder is an existing file" in err
     with Project.open(folder, read_only=True) as p:
         assert len(p.runs()) == runs
+
+
+def test_export_labels_from_learned(folder, tmp_path, capsys):
+    from fiqa_gui.core.export.project_export import TIER_LABELS, read_labels
+
+    out = tmp_path / "labels.txt"
+    # no learn run yet: refused before anything is written, one line, exit 2
+    assert main(["export", str(folder), "--labels", str(out), "--label-source", "learned",
+                 "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "no learn run" in err and "fiqa-gui learn" in err and not out.exists()
+    with Project.open(folder) as p:
+        _label_third(p, tmp_path)
+        res = learn_project(p, seed=0)
+        ds = p.dataset()
+        tiers = dict(p.conn.execute("SELECT image_id, tier FROM annotations "
+                                    "WHERE tier IS NOT NULL").fetchall())
+    assert main(["export", str(folder), "--labels", str(out), "--label-source", "learned",
+                 "-q"]) == 0
+    got = dict(read_labels(out))
+    for i in range(len(ds)):
+        value = got[str(ds.absolute_path(i))]
+        if i in tiers:  # the curator's label comes first
+            assert value == TIER_LABELS[tiers[i]]
+        else:  # then the model trained on those labels, exactly
+            assert value == res.learned[i]
+    # the default stays quality: the two files differ where learned and quality differ
+    plain = tmp_path / "plain.txt"
+    assert main(["export", str(folder), "--labels", str(plain), "-q"]) == 0
+    assert dict(read_labels(plain)) != got
+    # a scoring run has no learned column
+    assert main(["export", str(folder), "--labels", str(tmp_path / "x.txt"), "--run",
+                 str(res.base_run_id), "--label-source", "learned", "-q"]) == 2
+    assert "no learned column" in capsys.readouterr().err

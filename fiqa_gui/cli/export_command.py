@@ -13,7 +13,7 @@ def cmd_export(args) -> int:
         reports = export_command(
             project, csv_path=args.csv, jsonl_path=args.jsonl, tree=args.tree, link=args.link,
             labels=args.labels, audit=args.audit, run_id=args.run, include=args.include,
-            label_paths=args.label_paths,
+            label_paths=args.label_paths, label_source=args.label_source,
             on_whitespace="skip" if args.skip_whitespace else "error",
             force=args.force, progress=progress_of(args))
     for r in reports:
@@ -39,6 +39,10 @@ def add_parsers(sub) -> None:
     s.add_argument("--skip-whitespace", action="store_true",
                    help="leave images whose path contains whitespace out of --labels (the "
                    "SDD-FIQA list reader splits lines on whitespace) instead of refusing")
+    s.add_argument("--label-source", choices=("quality", "learned"), default="quality",
+                   help="where the curator left no label, --labels takes quality (default) or "
+                   "learned (the model trained on the curators' labels: the latest learn run, "
+                   "or --run)")
     s.add_argument("--audit", metavar="FILE", help="the audit log as CSV")
     s.add_argument("--run", type=int, help="scoring run to export (default: latest)")
     s.add_argument("--include", default="approved",

@@ -12,7 +12,9 @@ that applies:
 1. the curator's corrected score;
 2. the curator's tier: high 85, mid 50, low 15, unusable 0 (`TIER_LABELS`; the middles of the
    top, middle and bottom thirds of the scale, as tiers are thirds by default);
-3. `quality` of the chosen score run (default: the latest);
+3. `quality` of the chosen score run (default: the latest) — or, with
+   `label_source="learned"`, `learned` of the chosen learn run (default: the latest; the model
+   trained on the curators' labels, `core.learning`);
 4. `sdd` of that run;
 otherwise the image has no label. The label file leaves out images without a label, unreadable
 images (the trainer would fail to open them) and wrong-identity images (their label was measured
@@ -365,9 +367,32 @@ def _place(src: Path, dest: Path, mode: str) -> None:
 
 
 # ----------------------------------------------------------------------------- labels
+LABEL_SOURCES = ("quality", "learned")
+
+
+def learned_labels(project, run_id: int | None) -> tuple[int, list[float]]:
+    """(run id, `learned` per image id) of learn run `run_id`, else of the newest learn run."""
+    learn_runs = [r for r in project.runs() if r.kind == "learn"]
+    if run_id is None:
+        if not learn_runs:
+            raise UserInputError("there is no learn run to take learned labels from",
+                                 file=project.folder,
+                                 fix="run 'fiqa-gui learn PROJECT' first (Scoring → Learn from "
+                                     "my labels), or export --label-source quality.")
+        run_id = learn_runs[-1].id
+    scores = project.scores(run_id)
+    if "learned" not in scores:
+        listed = ", ".join(str(r.id) for r in learn_runs) or "none"
+        raise UserInputError(f"run {run_id} has no learned column (learn runs: {listed})",
+                             file=project.folder,
+                             fix="pass a learn run to --run, or export --label-source quality.")
+    return run_id, [float(v) for v in scores["learned"]]
+
+
 def export_labels(project, out: str | Path, *, run_id: int | None = None,
                   paths: str = "absolute", include_wrong_identity: bool = False,
                   on_whitespace: str = "error", force: bool = False,
+                  label_source: str = "quality",
                   progress: ProgressCallback = no_progress,
                   cancel: CancelToken | None = None) -> ExportReport:
     """Corrected labels of the whole dataset as `path<TAB>label` lines (the list SDD-FIQA's
@@ -378,9 +403,15 @@ def export_labels(project, out: str | Path, *, run_id: int | None = None,
         raise UserInputError(f"unknown path style {paths!r}", fix="use absolute or relative.")
     if on_whitespace not in ("error", "skip"):
         raise UserInputError(f"unknown choice {on_whitespace!r}", fix="use error or skip.")
+    if label_source not in LABEL_SOURCES:
+        raise UserInputError(f"unknown label source {label_source!r}",
+                             fix=f"use one of {', '.join(LABEL_SOURCES)}.")
     t0 = time.perf_counter()
     protected = list(project.protected_paths())
     guard_output(out, force=force, kind="file", protected=protected)
+    learned = None
+    if label_source == "learned":
+        run_id, learned = learned_labels(project, run_id)
     run_id = check_score_run(project, run_id)
     root = _image_root(project)
     conn = project.conn
@@ -398,6 +429,8 @@ def export_labels(project, out: str | Path, *, run_id: int | None = None,
             if not batch:
                 break
             for image_id, path, unreadable, corrected, tier, wrong, quality, sdd in batch:
+                if learned is not None:
+                    quality = learned[image_id]
                 label, _ = corrected_label(corrected, tier, quality, sdd)
                 why = ("unreadable" if unreadable else
                        "wrong identity" if wrong and not include_wrong_identity else
@@ -470,6 +503,7 @@ def export_command(project, *, csv_path: str | Path | None = None,
                    include: str = "approved", only_approved_sets: bool = False,
                    label_paths: str = "absolute", include_wrong_identity: bool = False,
                    on_whitespace: str = "error", force: bool = False,
+                   label_source: str = "quality",
                    progress: ProgressCallback = no_progress,
                    cancel: CancelToken | None = None) -> list[ExportReport]:
     """`fiqa-gui export`: every requested output; all destinations are checked before any is
@@ -490,6 +524,8 @@ def export_command(project, *, csv_path: str | Path | None = None,
         guard_output(p, force=force, kind=kind, protected=protected)
     if run_id is not None:
         check_score_run(project, run_id)
+    if labels is not None and label_source == "learned":
+        learned_labels(project, run_id)  # refused before anything is written
     seeds = {"run_id": run_id, "include": include, "only_approved_sets": only_approved_sets,
              "force": force, "progress": progress, "cancel": cancel}
     reports = []
@@ -505,6 +541,7 @@ def export_command(project, *, csv_path: str | Path | None = None,
         reports.append(export_labels(project, labels, run_id=run_id, paths=label_paths,
                                      include_wrong_identity=include_wrong_identity,
                                      on_whitespace=on_whitespace, force=force,
+                                     label_source=label_source,
                                      progress=progress, cancel=cancel))
     if audit is not None:
         reports.append(export_audit(project, audit, force=force, progress=progress,
