@@ -93,6 +93,11 @@ def test_learn_review_next_and_learn_again(qtbot, window_factory, sample_project
         assert first not in [it.image_id for it in review_queue(p)]  # labelled: not asked
     assert len(history) == 2 and history[1]["labels"] == history[0]["labels"] + 1
     assert dialog.history.item(1, 2).text() == f"{history[1]['labels']:,}"
+    # the seed-set dashboard plots the same history over the turns
+    board = w.seeds.show_dashboard()
+    assert board.history_plot.isVisible()
+    (x, y), = [c.getData() for c in board.history_plot.curves.values()][:1]
+    assert x.tolist() == [1.0, 2.0]
     save_window_png(dialog, tmp_path / "learning.png")
     assert (tmp_path / "learning.png").stat().st_size > 10000
 
@@ -101,6 +106,7 @@ def test_learn_with_too_few_labels_says_what_to_do(qtbot, window_factory, sample
     from fiqa_gui.gui.learning_panel import learn_now
 
     w = window_factory(sample_project)
+    assert not w.seeds.show_dashboard().history_plot.isVisible()  # no learn turn yet
     assert learn_now(w)
     qtbot.waitUntil(lambda: not w.jobs.busy, timeout=60000)
     title, text = w.jobs.last_message

@@ -1,5 +1,6 @@
 """Seed-set progress over the dataset (`seeds.progress_dashboard`): a one-line summary for the
-seed panel and a dialog with the per-tier coverage."""
+seed panel and a dialog with the per-tier coverage and, once the project has learn runs, the
+flywheel's history (held-out ERC-AUC per learn turn, `learning_panel.HistoryPlot`)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from fiqa_gui.core.curation.seeds import NO_TIER, Dashboard
+from fiqa_gui.gui.learning_panel import HistoryPlot
 
 TIER_LABELS = {"high": "high", "mid": "mid", "low": "low", "unusable": "unusable",
                NO_TIER: "no tier"}
@@ -44,15 +46,30 @@ class DashboardDialog(QDialog):
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.history_title = QLabel("<b>Learn turns</b> (Scoring → Learn from my labels)")
+        self.history_plot = HistoryPlot()
+        self.history_plot.setMinimumHeight(180)
+        self.history_title.hide()
+        self.history_plot.hide()
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.close)
         lay = QVBoxLayout(self)
         lay.addWidget(self.bar)
         lay.addWidget(self.summary)
         lay.addWidget(self.table, 1)
+        lay.addWidget(self.history_title)
+        lay.addWidget(self.history_plot, 1)
         lay.addWidget(buttons)
         self.resize(460, 320)
         self.dashboard: Dashboard | None = None
+
+    def set_history(self, rows: list[dict]) -> None:
+        """The learn turns, oldest first (`review_next.learning_history`); hidden when none."""
+        self.history_plot.set_history(rows)
+        for w in (self.history_title, self.history_plot):
+            w.setVisible(bool(rows))
+        if rows:
+            self.resize(max(self.width(), 560), max(self.height(), 560))
 
     def set_dashboard(self, d: Dashboard) -> None:
         self.dashboard = d

@@ -128,7 +128,7 @@ class SeedActions(QObject):
             p.show_strata([], "Nothing proposed yet; press Propose.")
         p.progress.setText(dashboard_line(seeds.progress_dashboard(self.project)))
         if self.dashboard_dialog is not None and self.dashboard_dialog.isVisible():
-            self.dashboard_dialog.set_dashboard(seeds.progress_dashboard(self.project))
+            self._fill_dashboard()
 
     def _on_params_changed(self) -> None:
         """New quotas or attributes: the preview follows (a stored proposal stays shown)."""
@@ -250,12 +250,18 @@ class SeedActions(QObject):
         return self.controller.execute(
             lambda p: seeds.approve_seed_set(p, [db], pending=pending)) is not None
 
+    def _fill_dashboard(self) -> None:
+        from fiqa_gui.core.learning.review_next import learning_history
+
+        self.dashboard_dialog.set_dashboard(seeds.progress_dashboard(self.project))
+        self.dashboard_dialog.set_history(learning_history(self.project))
+
     def show_dashboard(self) -> DashboardDialog | None:
         if self.review is None:
             return None
         if self.dashboard_dialog is None:
             self.dashboard_dialog = DashboardDialog(self.w)
-        self.dashboard_dialog.set_dashboard(seeds.progress_dashboard(self.project))
+        self._fill_dashboard()
         self.dashboard_dialog.show()
         self.dashboard_dialog.raise_()
         return self.dashboard_dialog
