@@ -41,8 +41,9 @@ from fiqa_gui.core.evaluation.erc_plot import source_colour
 from fiqa_gui.gui.jobs import JobRunner
 from fiqa_gui.gui.theme import style_plot
 
-SOURCE_CHOICES = (("quality", "Quality"), ("curated", "Curated"), ("sdd", "SDD"),
-                  ("cr", "CR"), ("iq", "Image quality"), ("random", "Random"))
+SOURCE_CHOICES = (("learned", "Learned"), ("quality", "Quality"), ("curated", "Curated"),
+                  ("sdd", "SDD"), ("cr", "CR"), ("iq", "Image quality"), ("random", "Random"))
+ALWAYS_AVAILABLE = ("curated", "random")  # computed from any run
 DEFAULT_SOURCES = ("quality", "curated", "sdd", "cr", "random")
 DEFAULT_BOOTSTRAP = 50
 DASHES = (Qt.PenStyle.SolidLine, Qt.PenStyle.DashLine, Qt.PenStyle.DotLine,
@@ -176,9 +177,24 @@ class ErcPanel(QWidget):
         self._set_running(False)
 
     # ----------------------------------------------------------------- state
-    def set_project(self, folder: str | Path | None, run_id: int | None) -> None:
+    def set_project(self, folder: str | Path | None, run_id: int | None,
+                    columns=None) -> None:
+        """The project and run to evaluate; `columns` (the run's score names) enables only the
+        sources the run holds — `learned` is checked whenever the run is a learn turn."""
         self.folder = None if folder is None else Path(folder)
         self.run_id = run_id
+        if columns is None:
+            return
+        for key, box in self.checks.items():
+            ok = key in ALWAYS_AVAILABLE or key in columns
+            box.setEnabled(ok)
+            if not ok:
+                box.setChecked(False)
+                box.setToolTip(f"run #{run_id} has no {key} column")
+            else:
+                box.setToolTip("")
+                if key == "learned":
+                    box.setChecked(True)
 
     def apply_theme(self, dark: bool) -> None:
         style_plot(self.plot, dark)
@@ -380,7 +396,8 @@ def show_erc_panel(window, *, start: bool = True) -> ErcDialog | None:
         dialog.panel.jobs.show_dialogs = window.jobs.show_dialogs
         window.erc_dialog = dialog
         window.installEventFilter(dialog)  # the window closing closes it (and its job)
-    dialog.panel.set_project(rv.folder, rv.run.id if rv.run is not None else None)
+    dialog.panel.set_project(rv.folder, rv.run.id if rv.run is not None else None,
+                             columns=list(rv.scores))
     dialog.panel.apply_theme(getattr(window, "dark", False))
     dialog.show()
     dialog.raise_()

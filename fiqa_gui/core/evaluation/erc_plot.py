@@ -14,8 +14,9 @@ from fiqa_gui.core.evaluation.erc import ErcResult
 
 # fixed colours for the usual sources (colour-blind-safe Okabe-Ito), then a cycle for the rest
 SOURCE_COLOURS = {"quality": (0, 114, 178), "curated": (0, 158, 115), "sdd": (213, 94, 0),
-                  "cr": (204, 121, 167), "iq": (230, 159, 0), "random": (120, 120, 120)}
-_CYCLE = [(86, 180, 233), (240, 228, 66), (0, 0, 0), (150, 75, 0), (100, 50, 160)]
+                  "cr": (204, 121, 167), "iq": (230, 159, 0), "random": (120, 120, 120),
+                  "learned": (100, 50, 160)}
+_CYCLE = [(86, 180, 233), (240, 228, 66), (0, 0, 0), (150, 75, 0)]
 
 
 def source_colour(name: str, index: int = 0) -> tuple[int, int, int]:
