@@ -12,7 +12,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(TORCH_PIN)
-	$(PY) -m pip install --quiet -e '.[dev,dlib,onnx]'
+	$(PY) -m pip install --quiet -e '.[dev,dlib,onnx,ray]'
 	touch $@
 
 setup: $(VENV)/.installed
