@@ -452,46 +452,106 @@ def sdd_scores(embeddings: np.ndarray, labels: np.ndarray, *, repeats: int = 12,
     progress = progress or no_progress
     if exact:
         raw, sign, npos, nneg = _exact_raw(embeddings, labels, seed, dev, progress, cancel)
-        sdd = raw[:, 0].astype(np.float32)
-        signed = (raw[:, 0] * sign[:, 0]).astype(np.float32)
     else:
         raw, sign, npos, nneg = _sampled_raw(embeddings, labels, repeats, negatives, positives,
                                              seed, dev, progress, cancel)
+    return sdd_from_raw(raw, sign, npos, nneg, labels, repeats=repeats, negatives=negatives,
+                        positives=positives, seed=seed, exact=exact, device=str(dev),
+                        seconds=time.perf_counter() - t0)
+
+
+def sdd_from_raw(raw: np.ndarray, sign: np.ndarray, npos: np.ndarray, nneg: np.ndarray,
+                 labels: np.ndarray, *, repeats: int, negatives: int, positives: int, seed: int,
+                 exact: bool, device: str, seconds: float = 0.0) -> SDDResult:
+    """The result from every row's raw W1 and sign per repetition: the per-repetition min-max
+    runs over the whole dataset, so a sharded run gathers the raw values first and calls this."""
+    if exact:
+        sdd = raw[:, 0].astype(np.float32)
+        signed = (raw[:, 0] * sign[:, 0]).astype(np.float32)
+    else:
         sdd, signed = _normalise(raw, sign)
     counts = np.bincount(labels)
     params = {"method": "sdd", "repeats": 1 if exact else int(repeats),
               "negatives": int(negatives), "positives": int(positives), "seed": int(seed),
-              "exact": bool(exact), "device": str(dev)}
+              "exact": bool(exact), "device": device}
     return SDDResult(sdd, signed, raw, sign.astype(np.int8), counts[labels] < 2, npos, nneg,
-                     params, time.perf_counter() - t0)
+                     params, seconds)
+
+
+@dataclass
+class RawChunk:
+    """One chunk's raw W1 and signs (rows × repetitions) and its original row numbers."""
+
+    rows: np.ndarray
+    raw: np.ndarray
+    sign: np.ndarray
+    n_positives: int
+    n_negatives: int
+
+
+def sampled_chunks(embeddings: np.ndarray, labels: np.ndarray, chunk_ids=None, *,
+                   repeats: int = 12, negatives: int = 24, positives: int = 24, seed: int = 0,
+                   device: str | torch.device = "cpu", cancel: CancelToken | None = None,
+                   on_chunk=None) -> list[RawChunk]:
+    """Raw sampled W1 of the plan's chunks `chunk_ids` (default: all), in the plan's order.
+
+    The plan depends only on the labels, p_max and m, and a chunk's draws only on
+    (seed, stream, chunk, repetition), so any split of the chunks over processes or machines
+    gives every image exactly the draws of a one-process run. `on_chunk(RawChunk)` is called
+    as each chunk finishes (progress)."""
+    dev = resolve_device(device)
+    plan = build_plan(np.asarray(labels, dtype=np.int64), positives, negatives)
+    sampler = _Sampler(embeddings, plan, seed, dev)
+    chunks = plan.chunks if chunk_ids is None else [plan.chunks[int(c)] for c in chunk_ids]
+    reps = list(range(repeats))
+    out: list[RawChunk] = []
+
+    def store(ch: _Chunk, res) -> None:
+        rows, w, s, _ = res
+        item = RawChunk(plan.order[rows], w.cpu().numpy(), s.cpu().numpy(), ch.p_eff, ch.m_eff)
+        out.append(item)
+        if on_chunk is not None:
+            on_chunk(item)
+
+    run_chunks(lambda ch: sampler.run_chunk(ch, reps), chunks, dev, store, cancel)
+    return out
+
+
+def chunk_sizes(labels: np.ndarray, positives: int = 24, negatives: int = 24) -> np.ndarray:
+    """Rows per chunk of the draw plan (for splitting the chunks into balanced shards)."""
+    plan = build_plan(np.asarray(labels, dtype=np.int64), positives, negatives)
+    sampler = _Sampler(None, plan, 0, torch.device("cpu"))
+    return np.array([len(sampler.rows(ch)) for ch in plan.chunks], dtype=np.int64)
 
 
 def _sampled_raw(emb, labels, repeats, negatives, positives, seed, dev, progress, cancel):
-    plan = build_plan(labels, positives, negatives)
-    sampler = _Sampler(emb, plan, seed, dev)
-    n = plan.n
+    n = len(labels)
     raw = np.full((n, repeats), np.nan, dtype=np.float32)
     sign = np.zeros((n, repeats), dtype=np.float32)
     npos = np.zeros(n, dtype=np.int32)
     nneg = np.zeros(n, dtype=np.int32)
-    reps = list(range(repeats))
     done = 0
     progress(0, n, "SDD")
 
-    def store(ch: _Chunk, out) -> None:
+    def store(item: RawChunk) -> None:
         nonlocal done
-        rows, w, s, _ = out
-        orig = plan.order[rows]
-        raw[orig] = w.cpu().numpy()
-        sign[orig] = s.cpu().numpy()
-        npos[orig] = ch.p_eff
-        nneg[orig] = ch.m_eff
-        done += len(rows)
+        put_chunk(item, raw, sign, npos, nneg)
+        done += len(item.rows)
         progress(done, n, "SDD")
 
-    run_chunks(lambda ch: sampler.run_chunk(ch, reps), plan.chunks, dev, store, cancel)
+    sampled_chunks(emb, labels, repeats=repeats, negatives=negatives, positives=positives,
+                   seed=seed, device=dev, cancel=cancel, on_chunk=store)
     progress(n, n, "SDD")
     return raw, sign, npos, nneg
+
+
+def put_chunk(item: RawChunk, raw: np.ndarray, sign: np.ndarray, npos: np.ndarray,
+              nneg: np.ndarray) -> None:
+    """Write one chunk's values into the dataset-wide arrays."""
+    raw[item.rows] = item.raw
+    sign[item.rows] = item.sign
+    npos[item.rows] = item.n_positives
+    nneg[item.rows] = item.n_negatives
 
 
 def _exact_negatives(labels: np.ndarray, seed: int) -> np.ndarray | None:
