@@ -286,41 +286,19 @@ def cr_scores(embeddings: np.ndarray, labels: np.ndarray, *, n_clusters: int | N
         raise UserInputError("only one cluster in the data: CR needs other class centres",
                              fix="score a dataset with at least two clusters")
     dev = resolve_device(device)
-    counts_t = torch.from_numpy(counts).to(dev)
     with torch.inference_mode():
-        if head is not None:
-            if head.shape != (c_total, d):
-                raise UserInputError(f"classifier head shape {tuple(head.shape)} does not match "
-                                     f"{c_total} clusters × {d}-d embeddings")
-            centres = torch.from_numpy(np.ascontiguousarray(head, dtype=np.float32)).to(dev)
-            sums = None
-            invalid = None
-        else:
-            sums = class_sums(embeddings, labels, c_total, dev, progress, cancel)
-            norms = torch.linalg.vector_norm(sums, dim=1, keepdim=True).clamp_min(1e-300)
-            centres = (sums / norms).float()
-            sums32 = sums.float()
-            sq = (sums * sums).sum(dim=1)  # |S_c|², float64
-            invalid = torch.nonzero(counts_t == 0).flatten()
-            invalid = invalid if len(invalid) else None
-        index = CentreIndex(centres, invalid)
+        centres = cr_centres(embeddings, labels, counts, head, dev, progress, cancel)
+        scorer = CRRowScorer(centres, dev)
         ccs = np.empty(n, dtype=np.float32)
         nnccs = np.empty(n, dtype=np.float32)
         nn_cluster = np.empty(n, dtype=np.int64)
-        step = max(64, min(default_chunk_rows(dev) * 4, _SCORES_PER_CHUNK // max(1, c_total)))
+        step = cr_step(dev, c_total)
         progress(0, n, "CR")
         done = 0
 
         def score(a: int):
             rows = np.arange(a, min(n, a + step))
-            x = load_normalized(embeddings, rows, dev)
-            own = torch.from_numpy(labels[rows]).to(dev)
-            if sums is None:
-                own_ccs = (x * centres[own]).sum(dim=1)
-            else:
-                own_ccs = _loo_ccs(x, sums32[own], sq[own], counts_t[own])
-            top, arg = index.search(x, own)
-            return rows, own_ccs.cpu().numpy(), top.cpu().numpy(), arg.cpu().numpy()
+            return (rows, *scorer.score(load_normalized(embeddings, rows, dev), labels[rows]))
 
         def store(_, out) -> None:
             nonlocal done
@@ -330,12 +308,80 @@ def cr_scores(embeddings: np.ndarray, labels: np.ndarray, *, n_clusters: int | N
             progress(done, n, "CR")
 
         run_chunks(score, range(0, n, step), dev, store, cancel)
+    return cr_from_parts(ccs, nnccs, nn_cluster, labels, counts, head is not None, str(dev),
+                         time.perf_counter() - t0)
+
+
+@dataclass
+class CRCentres:
+    """What every row's CR needs: the class centres, and for leave-one-out the class sums."""
+
+    centres: np.ndarray            # C×d float32, unit rows (or the head's rows)
+    counts: np.ndarray             # C images per cluster
+    sums: np.ndarray | None        # C×d float64 sums of the unit rows (None with a head)
+
+
+def cr_centres(embeddings: np.ndarray, labels: np.ndarray, counts: np.ndarray,
+               head: np.ndarray | None, device: torch.device,
+               progress: ProgressCallback = no_progress,
+               cancel: CancelToken | None = None) -> CRCentres:
+    """One streaming pass for the class sums (or the head as given); C×d, small enough to send
+    to every worker of a sharded run once."""
+    c_total, d = len(counts), embeddings.shape[1]
+    if head is not None:
+        if head.shape != (c_total, d):
+            raise UserInputError(f"classifier head shape {tuple(head.shape)} does not match "
+                                 f"{c_total} clusters × {d}-d embeddings")
+        return CRCentres(np.ascontiguousarray(head, dtype=np.float32), counts, None)
+    sums = class_sums(embeddings, labels, c_total, torch.device("cpu"), progress, cancel)
+    norms = torch.linalg.vector_norm(sums, dim=1, keepdim=True).clamp_min(1e-300)
+    return CRCentres((sums / norms).float().numpy(), counts, sums.numpy())
+
+
+def cr_step(device: torch.device, n_clusters: int) -> int:
+    """Rows per CR chunk (bounded by the N·C scores one chunk holds)."""
+    return max(64, min(default_chunk_rows(device) * 4, _SCORES_PER_CHUNK // max(1, n_clusters)))
+
+
+class CRRowScorer:
+    """CCS, NNCCS and the nearest other cluster of any rows, from `CRCentres`: a row's values
+    depend on that row and the centres only, so rows can be scored in any grouping."""
+
+    def __init__(self, c: CRCentres, device: torch.device):
+        self.dev = device
+        self.centres = torch.from_numpy(c.centres).to(device)
+        self.counts = torch.from_numpy(np.asarray(c.counts)).to(device)
+        invalid = None
+        self.sums = None
+        if c.sums is not None:
+            sums = torch.from_numpy(c.sums).to(device)
+            self.sums = sums.float()
+            self.sq = (sums * sums).sum(dim=1)  # |S_c|², float64
+            invalid = torch.nonzero(self.counts == 0).flatten()
+            invalid = invalid if len(invalid) else None
+        self.index = CentreIndex(self.centres, invalid)
+
+    def score(self, x: torch.Tensor, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray,
+                                                                  np.ndarray]:
+        """(ccs, nnccs, nn_cluster) for unit rows `x` of clusters `labels`."""
+        own = torch.from_numpy(np.asarray(labels, dtype=np.int64)).to(self.dev)
+        if self.sums is None:
+            own_ccs = (x * self.centres[own]).sum(dim=1)
+        else:
+            own_ccs = _loo_ccs(x, self.sums[own], self.sq[own], self.counts[own])
+        top, arg = self.index.search(x, own)
+        return own_ccs.cpu().numpy(), top.cpu().numpy(), arg.cpu().numpy()
+
+
+def cr_from_parts(ccs: np.ndarray, nnccs: np.ndarray, nn_cluster: np.ndarray,
+                  labels: np.ndarray, counts: np.ndarray, head_given: bool, device: str,
+                  seconds: float = 0.0) -> CRResult:
+    """The result from every row's CCS and NNCCS (CR = CCS / (NNCCS + 1 + eps))."""
     cr = (ccs / (nnccs + 1.0 + CR_EPS)).astype(np.float32)
-    singleton = counts[labels] < 2 if head is None else np.zeros(n, dtype=bool)
-    params = {"method": "cr", "centres": "loo" if head is None else "head",
-              "eps": CR_EPS, "device": str(dev)}
-    return CRResult(cr, ccs, nnccs, nn_cluster, singleton, params["centres"], params,
-                    time.perf_counter() - t0)
+    singleton = counts[labels] < 2 if not head_given else np.zeros(len(labels), dtype=bool)
+    params = {"method": "cr", "centres": "head" if head_given else "loo",
+              "eps": CR_EPS, "device": device}
+    return CRResult(cr, ccs, nnccs, nn_cluster, singleton, params["centres"], params, seconds)
 
 
 def _loo_ccs(x: torch.Tensor, own_sum: torch.Tensor, own_sq: torch.Tensor,
