@@ -56,6 +56,7 @@ class ScoreResult:
     nn_cluster: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     sdd_raw: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    backend: dict = field(default_factory=lambda: {"kind": "one process"})
 
     def __len__(self) -> int:
         return len(self.sdd)
@@ -74,6 +75,7 @@ class ScoreResult:
             "resolved_device": self.device,
             "seconds": round(self.seconds, 3),
             "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
+            "backend": self.backend,
             "sdd_normalisation": "none (exact W1)" if self.params.exact else
             "per-repetition min-max to [0,100], mean over repetitions",
             "sdd_signed": "sign(mean P - mean N) applied to each normalised repetition",
@@ -115,12 +117,14 @@ def _validate(embeddings: np.ndarray, labels: np.ndarray, cluster_names: list[st
 
 def score_dataset(embeddings: np.ndarray, labels: np.ndarray, cluster_names: list[str],
                   image_paths: list[str] | None, params: ScoringParams | None = None,
-                  progress: ProgressCallback | None = None, cancel: CancelToken | None = None
-                  ) -> ScoreResult:
+                  progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+                  backend=None) -> ScoreResult:
     """Score every row: SDD (+ signed), CR (CCS, NNCCS), image cues and `iq`, flags.
 
     `embeddings` is N×d float32/float16, possibly an np.memmap: it is only read in chunks.
-    `labels[i]` is the index of row i's cluster in `cluster_names`.
+    `labels[i]` is the index of row i's cluster in `cluster_names`. `backend` runs SDD and CR
+    elsewhere with the same results (`distributed.RayBackend`: `sdd_scores` and `cr_scores`
+    with the signatures of the local functions); None scores in this process.
     """
     t0 = time.perf_counter()
     params = params or ScoringParams()
@@ -132,14 +136,15 @@ def score_dataset(embeddings: np.ndarray, labels: np.ndarray, cluster_names: lis
     stages: dict[str, float] = {}
 
     t = time.perf_counter()
-    sres = sdd_mod.sdd_scores(embeddings, labels, repeats=params.repeats,
-                              negatives=params.negatives, positives=params.positives,
-                              seed=params.seed, exact=params.exact, device=dev,
-                              progress=progress, cancel=cancel)
+    sdd_fn = backend.sdd_scores if backend is not None else sdd_mod.sdd_scores
+    cr_fn = backend.cr_scores if backend is not None else cr_scores
+    sres = sdd_fn(embeddings, labels, repeats=params.repeats, negatives=params.negatives,
+                  positives=params.positives, seed=params.seed, exact=params.exact, device=dev,
+                  progress=progress, cancel=cancel)
     stages["sdd"] = time.perf_counter() - t
     t = time.perf_counter()
-    cres = cr_scores(embeddings, labels, n_clusters=len(cluster_names), head=head, device=dev,
-                     progress=progress, cancel=cancel)
+    cres = cr_fn(embeddings, labels, n_clusters=len(cluster_names), head=head, device=dev,
+                 progress=progress, cancel=cancel)
     stages["cr"] = time.perf_counter() - t
 
     cues = {k: np.full(n, np.nan, dtype=np.float32) for k in CUES}
@@ -165,4 +170,6 @@ def score_dataset(embeddings: np.ndarray, labels: np.ndarray, cluster_names: lis
     return ScoreResult(sdd=sres.sdd, sdd_signed=sres.sdd_signed, cr=cres.cr, ccs=cres.ccs,
                        nnccs=cres.nnccs, iq=iq, cues=cues, flags=flags, device=str(dev),
                        seconds=time.perf_counter() - t0, params=params, unreadable=unreadable,
-                       nn_cluster=cres.nn_cluster, sdd_raw=sres.raw, stage_seconds=stages)
+                       nn_cluster=cres.nn_cluster, sdd_raw=sres.raw, stage_seconds=stages,
+                       backend=backend.describe() if backend is not None else
+                       {"kind": "one process"})
