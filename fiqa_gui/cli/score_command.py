@@ -41,7 +41,29 @@ def _check_images_present(project) -> None:
             "are scored without image cues and marked unreadable")
 
 
+def _backend(args):
+    """The Ray backend when --ray is given (checked before any work), else None."""
+    if not args.ray:
+        for name in ("ray_workers", "ray_gpus_per_worker"):
+            if getattr(args, name) is not None:
+                raise UserInputError(f"--{name.replace('_', '-')} needs --ray local|ADDRESS")
+        return None
+    from fiqa_gui.core.scoring.distributed import RayBackend, RayOptions
+
+    return RayBackend(RayOptions(address=args.ray, workers=args.ray_workers or 2,
+                                 gpus_per_worker=args.ray_gpus_per_worker or 0.0))
+
+
 def cmd_score(args) -> int:
+    backend = _backend(args)
+    try:
+        return _score(args, backend)
+    finally:
+        if backend is not None:
+            backend.shutdown()
+
+
+def _score(args, backend) -> int:
     from fiqa_gui.core.atomic_output import guard_output
     from fiqa_gui.core.export.score_table import write_run_csv, write_scores_csv
     from fiqa_gui.core.progress import CancelToken
@@ -61,7 +83,8 @@ def cmd_score(args) -> int:
                 guard_output(args.out, force=args.force, protected=protected)
             if params.image_cues:
                 _check_images_present(project)
-            run_id = score_project(project, params, progress=progress, cancel=cancel)
+            run_id = score_project(project, params, progress=progress, cancel=cancel,
+                                   backend=backend)
             run = next(r for r in project.runs() if r.id == run_id)
             say(f"stored run #{run_id} in {project.folder} ({run.device}, "
                  f"{run.duration_s:.1f} s)")
@@ -90,7 +113,7 @@ def cmd_score(args) -> int:
     ds = data.dataset
     paths = [str(p) for p in ds.absolute_paths()] if params.image_cues else None
     result = score_dataset(data.embeddings, ds.labels, ds.cluster_names, paths, params,
-                           progress=progress, cancel=cancel)
+                           progress=progress, cancel=cancel, backend=backend)
     columns = {c: getattr(result, c) for c in ("sdd", "sdd_signed", "cr", "ccs", "nnccs", "iq")}
     unreadable = getattr(result, "unreadable", None)
     cal = None
@@ -136,5 +159,12 @@ def add_parsers(sub) -> None:
                    help="skip pixel cues (image files then need not exist)")
     s.add_argument("--workers", type=positive_int("--workers"), default=None,
                    help="threads for image decoding (≥ 1)")
+    s.add_argument("--ray", metavar="local|ADDRESS",
+                   help="shard SDD and CR over Ray tasks: 'local' starts a cluster on this "
+                   "machine, HOST:PORT joins one (extra 'ray'); same labels as one process")
+    s.add_argument("--ray-workers", type=positive_int("--ray-workers"), default=None,
+                   metavar="N", help="CPU slots of a local cluster / parallel tasks (default 2)")
+    s.add_argument("--ray-gpus-per-worker", type=float, default=None, metavar="G",
+                   help="GPUs each task asks for (default 0)")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_score)

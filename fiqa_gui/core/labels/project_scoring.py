@@ -107,8 +107,9 @@ def _details(diag: Diagnostics, pl: ProjectLabels) -> list[tuple]:
 
 
 def score_project(project: Project, params=None, *, progress: ProgressCallback = no_progress,
-                  cancel: CancelToken | None = None) -> int:
-    """Run the full scoring on a project and store it as a new run; return the run id."""
+                  cancel: CancelToken | None = None, backend=None) -> int:
+    """Run the full scoring on a project and store it as a new run; return the run id.
+    `backend`: where SDD and CR run (`scoring.distributed.RayBackend`; None: this process)."""
     from fiqa_gui.core.scoring.pipeline import ScoringParams, score_dataset
 
     params = params or ScoringParams()
@@ -123,7 +124,7 @@ def score_project(project: Project, params=None, *, progress: ProgressCallback =
     pl = project_labels(project)
     paths = [str(p) for p in ds.absolute_paths()] if params.image_cues else None
     result = score_dataset(emb, pl.labels, pl.names, paths, params, progress=progress,
-                           cancel=cancel)
+                           cancel=cancel, backend=backend)
     columns = {c: getattr(result, c) for c in ("sdd", "sdd_signed", "cr", "ccs", "nnccs", "iq")}
     progress(0, 1, "diagnostics")
     approved = approved_anchors(project, pl)
