@@ -122,3 +122,22 @@ def test_balanced_shards_cover_every_chunk_once():
         assert np.array_equal(np.concatenate(shards), np.arange(len(sizes)))
         assert 1 <= len(shards) <= k
     assert balanced_shards(np.zeros(0, np.int64), 4) == []
+
+
+def test_erc_with_sampled_pairs_on_ray_equals_one_process(data, tmp_path):
+    import json
+
+    scores = tmp_path / "scores.csv"
+    assert _score(data, scores) == 0
+    common = ["erc", "--manifest", str(data / "manifest.csv"), "--embeddings",
+              str(data / "emb.npy"), "--scores", str(scores), "--columns", "quality,sdd,cr",
+              "--max-pairs", "200000", "--fmr", "1e-3", "-q"]
+    assert main([*common, "--out", str(tmp_path / "one")]) == 0
+    assert main([*common, "--out", str(tmp_path / "ray"), "--ray", "local",
+                 "--ray-workers", "2"]) == 0
+    one = json.loads((tmp_path / "one" / "auc.json").read_text(encoding="utf-8"))
+    two = json.loads((tmp_path / "ray" / "auc.json").read_text(encoding="utf-8"))
+    assert one[0]["impostor_pairs"] < 10_000_000  # sampled: the sharded path was taken
+    assert one == two
+    assert (tmp_path / "one" / "curves.csv").read_bytes() == \
+        (tmp_path / "ray" / "curves.csv").read_bytes()

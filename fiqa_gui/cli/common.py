@@ -67,3 +67,37 @@ def floats(text: str, option: str) -> tuple[float, ...]:
     except ValueError:
         raise UserInputError(f"{option} expects comma-separated numbers (got {text!r})",
                              fix=f"e.g. {option} 0.7,0.6,0.5") from None
+
+
+def add_ray_arguments(parser, what: str) -> None:
+    """--ray, --ray-workers, --ray-gpus-per-worker (the extra 'ray')."""
+    parser.add_argument("--ray", metavar="local|ADDRESS",
+                        help=f"shard {what} over Ray tasks: 'local' starts a cluster on this "
+                        "machine, HOST:PORT joins one (extra 'ray'); same results as one "
+                        "process")
+    parser.add_argument("--ray-workers", type=positive_int("--ray-workers"), default=None,
+                        metavar="N", help="CPU slots of a local cluster / parallel tasks "
+                        "(default 2)")
+    parser.add_argument("--ray-gpus-per-worker", type=float, default=None, metavar="G",
+                        help="GPUs each task asks for (default 0)")
+
+
+def with_ray_backend(args, command):
+    """`command(args, backend)` with the Ray backend --ray asks for (None without it), checked
+    before any work and shut down after."""
+    backend = None
+    if not args.ray:
+        for name in ("ray_workers", "ray_gpus_per_worker"):
+            if getattr(args, name) is not None:
+                raise UserInputError(f"--{name.replace('_', '-')} needs --ray local|ADDRESS")
+    else:
+        from fiqa_gui.core.scoring.distributed import RayBackend, RayOptions
+
+        backend = RayBackend(RayOptions(address=args.ray, workers=args.ray_workers or 2,
+                                        gpus_per_worker=args.ray_gpus_per_worker or 0.0))
+    try:
+        return command(args, backend)
+    finally:
+        if backend is not None:
+            backend.shutdown()
+

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from fiqa_gui.cli.common import EXIT_OK, floats, progress_of, say
+from fiqa_gui.cli.common import (
+    EXIT_OK,
+    add_ray_arguments,
+    floats,
+    progress_of,
+    say,
+    with_ray_backend,
+)
 from fiqa_gui.core.errors import UserInputError
 
 
 def cmd_erc(args) -> int:
+    return with_ray_backend(args, _erc)
+
+
+def _erc(args, backend) -> int:
     from fiqa_gui.core.evaluation.erc_files import check_erc_destination, write_erc_outputs
     from fiqa_gui.core.evaluation.evaluate import evaluate_files, evaluate_project
     from fiqa_gui.core.progress import CancelToken
@@ -14,7 +25,7 @@ def cmd_erc(args) -> int:
     fmrs = floats(args.fmr, "--fmr")
     options = {"fmrs": fmrs, "variant": args.variant, "bootstrap": args.bootstrap,
                "seed": args.seed, "max_pairs": args.max_pairs, "progress": progress_of(args),
-               "cancel": CancelToken()}
+               "cancel": CancelToken(), "backend": backend}
     files = (args.manifest, args.embeddings, args.scores)
     if args.project:
         if any(files):
@@ -76,6 +87,7 @@ def add_parsers(sub) -> None:
                    "and the random baseline")
     s.add_argument("--max-pairs", type=int, default=2_000_000, metavar="N",
                    help="use every pair up to N pairs, a seeded sample above (default 2000000)")
+    add_ray_arguments(s, "the scoring of sampled pairs")
     s.add_argument("--out", metavar="DIR", required=True, help="folder for the three files")
     s.add_argument("--force", action="store_true",
                    help="replace DIR if an earlier 'erc' wrote it")

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 import time
 
-from fiqa_gui.cli.common import EXIT_OK, positive_int, progress_of, say, seed_arg
+from fiqa_gui.cli.common import (
+    EXIT_OK,
+    add_ray_arguments,
+    positive_int,
+    progress_of,
+    say,
+    seed_arg,
+    with_ray_backend,
+)
 from fiqa_gui.core.errors import UserInputError
 
 
@@ -41,26 +49,8 @@ def _check_images_present(project) -> None:
             "are scored without image cues and marked unreadable")
 
 
-def _backend(args):
-    """The Ray backend when --ray is given (checked before any work), else None."""
-    if not args.ray:
-        for name in ("ray_workers", "ray_gpus_per_worker"):
-            if getattr(args, name) is not None:
-                raise UserInputError(f"--{name.replace('_', '-')} needs --ray local|ADDRESS")
-        return None
-    from fiqa_gui.core.scoring.distributed import RayBackend, RayOptions
-
-    return RayBackend(RayOptions(address=args.ray, workers=args.ray_workers or 2,
-                                 gpus_per_worker=args.ray_gpus_per_worker or 0.0))
-
-
 def cmd_score(args) -> int:
-    backend = _backend(args)
-    try:
-        return _score(args, backend)
-    finally:
-        if backend is not None:
-            backend.shutdown()
+    return with_ray_backend(args, _score)
 
 
 def _score(args, backend) -> int:
@@ -159,12 +149,6 @@ def add_parsers(sub) -> None:
                    help="skip pixel cues (image files then need not exist)")
     s.add_argument("--workers", type=positive_int("--workers"), default=None,
                    help="threads for image decoding (≥ 1)")
-    s.add_argument("--ray", metavar="local|ADDRESS",
-                   help="shard SDD and CR over Ray tasks: 'local' starts a cluster on this "
-                   "machine, HOST:PORT joins one (extra 'ray'); same labels as one process")
-    s.add_argument("--ray-workers", type=positive_int("--ray-workers"), default=None,
-                   metavar="N", help="CPU slots of a local cluster / parallel tasks (default 2)")
-    s.add_argument("--ray-gpus-per-worker", type=float, default=None, metavar="G",
-                   help="GPUs each task asks for (default 0)")
+    add_ray_arguments(s, "SDD and CR")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_score)

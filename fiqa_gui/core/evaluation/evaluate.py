@@ -32,16 +32,19 @@ def evaluate_arrays(embeddings: np.ndarray, labels: np.ndarray,
                     sources: dict[str, np.ndarray], *, fmrs: Sequence[float] = DEFAULT_FMRS,
                     variant: str = "fixed", bootstrap: int = 0, seed: int = 0,
                     max_pairs: int = DEFAULT_MAX_PAIRS, progress: ProgressCallback = no_progress,
-                    cancel: CancelToken | None = None) -> ErcResult:
-    """ERC of `sources` (name → one value per row) for rows with `embeddings` and `labels`."""
+                    cancel: CancelToken | None = None, backend=None) -> ErcResult:
+    """ERC of `sources` (name → one value per row) for rows with `embeddings` and `labels`;
+    `backend` (`scoring.distributed.RayBackend`) scores sampled pairs on a Ray cluster."""
     t0 = time.perf_counter()
     check_labels(labels)
     check_fmrs(fmrs, impostor_pairs_used(labels, max_pairs))  # before the slow part
     pairs = build_pairs(embeddings, labels, max_pairs=max_pairs, seed=seed, progress=progress,
-                        cancel=cancel)
+                        cancel=cancel, backend=backend)
     result = compute_erc(pairs, sources, fmrs, variant=variant, bootstrap=bootstrap, seed=seed,
                          progress=progress, cancel=cancel)
     result.info["images"] = int(len(labels))
+    if backend is not None:
+        result.info["backend"] = backend.describe()
     result.info["seconds"] = round(time.perf_counter() - t0, 3)
     return result
 
@@ -51,7 +54,7 @@ def evaluate_project(project, columns: str | Sequence[str] = DEFAULT_COLUMNS, *,
                      variant: str = "fixed", bootstrap: int = 0, seed: int = 0,
                      max_pairs: int = DEFAULT_MAX_PAIRS,
                      progress: ProgressCallback = no_progress,
-                     cancel: CancelToken | None = None) -> ErcResult:
+                     cancel: CancelToken | None = None, backend=None) -> ErcResult:
     """ERC of a project's label sources over its current clusters; `run_id` (default: the
     newest scoring run) supplies plain column names and `curated`'s fallback."""
     names = parse_columns(columns)
@@ -63,7 +66,8 @@ def evaluate_project(project, columns: str | Sequence[str] = DEFAULT_COLUMNS, *,
     sources = project_sources(project, names, run_id=run_id, seed=seed)
     result = evaluate_arrays(emb, project.image_cluster_ids(), sources, fmrs=fmrs,
                              variant=variant, bootstrap=bootstrap, seed=seed,
-                             max_pairs=max_pairs, progress=progress, cancel=cancel)
+                             max_pairs=max_pairs, progress=progress, cancel=cancel,
+                             backend=backend)
     result.info.update({"project": str(project.folder), "run_id": run_id})
     return result
 
@@ -103,7 +107,7 @@ def evaluate_files(manifest: str | Path, embeddings: str | Path, scores: str | P
                    fmrs: Sequence[float] = DEFAULT_FMRS, variant: str = "fixed",
                    bootstrap: int = 0, seed: int = 0, max_pairs: int = DEFAULT_MAX_PAIRS,
                    progress: ProgressCallback = no_progress,
-                   cancel: CancelToken | None = None) -> ErcResult:
+                   cancel: CancelToken | None = None, backend=None) -> ErcResult:
     """ERC of a score table's columns (one row per manifest row, in its order)."""
     from fiqa_gui.core.ingest.loading import load_data
 
@@ -122,7 +126,7 @@ def evaluate_files(manifest: str | Path, embeddings: str | Path, scores: str | P
                                      "order.")
     result = evaluate_arrays(data.embeddings, ds.labels, sources, fmrs=fmrs, variant=variant,
                              bootstrap=bootstrap, seed=seed, max_pairs=max_pairs,
-                             progress=progress, cancel=cancel)
+                             progress=progress, cancel=cancel, backend=backend)
     result.info.update({"manifest": str(Path(manifest).absolute()),
                         "embeddings": str(Path(embeddings).absolute()),
                         "scores": str(Path(scores).absolute())})

@@ -95,8 +95,10 @@ def unit_rows(embeddings: np.ndarray, rows: np.ndarray | None = None) -> np.ndar
 def build_pairs(embeddings: np.ndarray, labels: np.ndarray, *,
                 max_pairs: int = DEFAULT_MAX_PAIRS, seed: int = 0,
                 progress: ProgressCallback = no_progress,
-                cancel: CancelToken | None = None) -> PairSet:
-    """Every pair, or the seeded sample described in the module docstring above `max_pairs`."""
+                cancel: CancelToken | None = None, backend=None) -> PairSet:
+    """Every pair, or the seeded sample described in the module docstring above `max_pairs`.
+    `backend` (a `RayBackend`) scores the sampled pairs in shards, with the same values; every
+    pair of a small set (at most `max_pairs`) is one matrix product here."""
     labels, n_clusters = compact_labels(labels)
     n = len(labels)
     if len(embeddings) != n:
@@ -119,7 +121,7 @@ def build_pairs(embeddings: np.ndarray, labels: np.ndarray, *,
         ga, gb = _genuine_pairs(labels, genuine_total, max_pairs // 2, rng)
         ia, ib = _impostor_pairs(labels, impostor_total, max_pairs - len(ga), rng)
         a, b = np.concatenate([ga, ia]), np.concatenate([gb, ib])
-        score = _pair_scores(embeddings, a, b, progress, cancel)
+        score = _pair_scores(embeddings, a, b, progress, cancel, backend)
         weight = np.concatenate([np.full(len(ga), genuine_total / len(ga)),
                                  np.full(len(ia), impostor_total / len(ia))])
         sampling = {"method": "seeded sample by kind (weights = total / used)",
@@ -207,12 +209,11 @@ def row_norms(embeddings: np.ndarray, chunk: int = 1 << 14) -> np.ndarray:
     return out
 
 
-def _pair_scores(embeddings: np.ndarray, a: np.ndarray, b: np.ndarray,
-                 progress: ProgressCallback, cancel: CancelToken | None) -> np.ndarray:
-    """Cosine of each pair, a chunk of pairs at a time (the embeddings may be memory-mapped):
-    row dot products accumulated in float64, divided by the norms computed once."""
-    norms = row_norms(embeddings)
-    inv = 1.0 / np.where(norms > 0, norms, 1.0)
+def pair_cosines(embeddings: np.ndarray, a: np.ndarray, b: np.ndarray, inv: np.ndarray,
+                 cancel: CancelToken | None = None, on_chunk=None) -> np.ndarray:
+    """Cosine of each pair `(a[k], b[k])`, `CHUNK_PAIRS` at a time: the row dot product in
+    float64 times the rows' inverse norms `inv`. A pair's value depends on its two rows only,
+    so any split of the pairs (over Ray tasks) gives the same numbers."""
     out = np.empty(len(a))
     for s in range(0, len(a), CHUNK_PAIRS):
         if cancel is not None:
@@ -220,5 +221,41 @@ def _pair_scores(embeddings: np.ndarray, a: np.ndarray, b: np.ndarray,
         ia, ib = a[s:s + CHUNK_PAIRS], b[s:s + CHUNK_PAIRS]
         dots = np.einsum("ij,ij->i", embeddings[ia], embeddings[ib], dtype=np.float64)
         out[s:s + CHUNK_PAIRS] = dots * inv[ia] * inv[ib]
-        progress(min(s + CHUNK_PAIRS, len(a)), len(a), "scoring sampled pairs")
+        if on_chunk is not None:
+            on_chunk(min(s + CHUNK_PAIRS, len(a)))
+    return out
+
+
+def _pair_task(source, a: np.ndarray, b: np.ndarray, inv: np.ndarray, lo: int):
+    """A Ray task: the cosines of one shard of pairs (`scoring.distributed`)."""
+    from fiqa_gui.core.scoring.distributed import fault_injection, open_embeddings
+
+    fault_injection()
+    return lo, pair_cosines(open_embeddings(source), a, b, inv)
+
+
+def _pair_scores(embeddings: np.ndarray, a: np.ndarray, b: np.ndarray,
+                 progress: ProgressCallback, cancel: CancelToken | None,
+                 backend=None) -> np.ndarray:
+    """Cosine of each pair (the embeddings may be memory-mapped), the norms computed once;
+    with a `backend` (`scoring.distributed.RayBackend`) the pairs are scored in shards."""
+    norms = row_norms(embeddings)
+    inv = 1.0 / np.where(norms > 0, norms, 1.0)
+    what = "scoring sampled pairs"
+    if backend is None:
+        return pair_cosines(embeddings, a, b, inv, cancel,
+                            lambda done: progress(done, len(a), what))
+    out = np.empty(len(a))
+    source, inv_ref = backend.embeddings_source(embeddings), backend.put(inv)
+    per = -(-len(a) // (4 * backend.slots))
+    per = -(-per // CHUNK_PAIRS) * CHUNK_PAIRS
+
+    def put(res) -> int:
+        lo, vals = res
+        out[lo:lo + len(vals)] = vals
+        return len(vals)
+
+    backend.map_tasks(_pair_task, [(source, a[lo:lo + per], b[lo:lo + per], inv_ref, lo)
+                                   for lo in range(0, len(a), per)],
+                      what, len(a), put, progress, cancel)
     return out

@@ -81,7 +81,7 @@ def _check_reachable(address: str) -> None:
                                  "the address it prints, or use --ray local.") from None
 
 
-def _fault_injection() -> None:
+def fault_injection() -> None:
     """Die like a crashed worker when the test hook asks for it (never set in normal use)."""
     spec = os.environ.get(FAULT_ENV, "")
     if spec == "always":
@@ -96,7 +96,8 @@ def _fault_injection() -> None:
         os._exit(3)
 
 
-def _open_embeddings(source):
+def open_embeddings(source):
+    """The rows behind an `embeddings_source` (inside a task)."""
     kind, value = source
     if kind == "path":
         try:
@@ -109,9 +110,9 @@ def _open_embeddings(source):
 
 
 def _sdd_task(source, labels, chunk_ids, kw):
-    _fault_injection()
+    fault_injection()
     torch.set_num_threads(1)
-    emb = _open_embeddings(source)
+    emb = open_embeddings(source)
     items = sdd_mod.sampled_chunks(emb, labels, chunk_ids, **kw)
     rows = np.concatenate([it.rows for it in items])
     raw = np.concatenate([it.raw for it in items])
@@ -122,9 +123,9 @@ def _sdd_task(source, labels, chunk_ids, kw):
 
 
 def _cr_task(source, labels, lo, hi, centres, device, step):
-    _fault_injection()
+    fault_injection()
     torch.set_num_threads(1)
-    emb = _open_embeddings(source)
+    emb = open_embeddings(source)
     dev = resolve_device(device)
     scorer = cr_mod.CRRowScorer(centres, dev)
     parts = []
@@ -172,11 +173,36 @@ class RayBackend:
             _check_reachable(opt.address)
             ray.init(address=opt.address, log_to_driver=False, configure_logging=False,
                      runtime_env=runtime_env)
-        res = {"num_cpus": 1, "max_retries": opt.retries, "retry_exceptions": False}
-        if opt.gpus_per_worker:
-            res["num_gpus"] = opt.gpus_per_worker
-        self._remote = {"sdd": ray.remote(**res)(_sdd_task), "cr": ray.remote(**res)(_cr_task)}
         self._started = True
+
+    def _task(self, fn):
+        """`fn` as a Ray remote function: one CPU slot (and the GPUs asked for), retried."""
+        if fn not in self._remote:
+            opt = self.options
+            res = {"num_cpus": 1, "max_retries": opt.retries, "retry_exceptions": False}
+            if opt.gpus_per_worker:
+                res["num_gpus"] = opt.gpus_per_worker
+            self._remote[fn] = self.ray.remote(**res)(fn)
+        return self._remote[fn]
+
+    def map_tasks(self, fn, arg_lists: list[tuple], what: str, n: int, on_result,
+                  progress: ProgressCallback = no_progress,
+                  cancel: CancelToken | None = None) -> None:
+        """Run `fn(*args)` for every tuple as tasks; `on_result(out)` returns rows done."""
+        self.start()
+        task = self._task(fn)
+        futures = [task.remote(*args) for args in arg_lists]
+        progress(0, n, what)
+        self._gather(futures, what, n, on_result, progress, cancel)
+
+    def put(self, value):
+        """A value shared by every task, sent through the object store once."""
+        self.start()
+        return self.ray.put(value)
+
+    @property
+    def slots(self) -> int:
+        return self.options.workers
 
     def shutdown(self) -> None:
         if self._started:
@@ -187,6 +213,12 @@ class RayBackend:
         o = self.options
         return {"kind": "ray", "address": o.address, "workers": o.workers,
                 "gpus_per_worker": o.gpus_per_worker, "retries": o.retries}
+
+    def embeddings_source(self, embeddings):
+        """How tasks reach the rows: ('path', file) for a memory-mapped .npy, else
+        ('ref', object) — open it in a task with `open_embeddings`."""
+        self.start()
+        return self._source(embeddings)
 
     def _source(self, embeddings):
         name = getattr(embeddings, "filename", None)
@@ -242,8 +274,6 @@ class RayBackend:
         labels_ref = self.ray.put(labels)
         kw = {"repeats": repeats, "negatives": negatives, "positives": positives,
               "seed": seed, "device": "cpu" if dev.type == "cpu" else "cuda"}
-        futures = [self._remote["sdd"].remote(source, labels_ref, ids.tolist(), kw)
-                   for ids in shards]
         raw = np.full((n, repeats), np.nan, dtype=np.float32)
         sign = np.zeros((n, repeats), dtype=np.float32)
         npos = np.zeros(n, dtype=np.int32)
@@ -254,8 +284,8 @@ class RayBackend:
             raw[rows], sign[rows], npos[rows], nneg[rows] = w, s, p, m
             return len(rows)
 
-        progress(0, n, "SDD")
-        self._gather(futures, "SDD", n, put, progress, cancel)
+        self.map_tasks(_sdd_task, [(source, labels_ref, ids.tolist(), kw) for ids in shards],
+                       "SDD", n, put, progress, cancel)
         return sdd_mod.sdd_from_raw(raw, sign, npos, nneg, labels, repeats=repeats,
                                     negatives=negatives, positives=positives, seed=seed,
                                     exact=False, device=f"ray:{kw['device']}",
@@ -286,9 +316,8 @@ class RayBackend:
         per = max(step, -(-n // (self.options.workers * TASKS_PER_WORKER)))
         per = -(-per // step) * step  # whole CR chunks per task
         devname = "cpu" if dev.type == "cpu" else "cuda"
-        futures = [self._remote["cr"].remote(source, labels_ref, lo, min(n, lo + per),
-                                             centres_ref, devname, step)
-                   for lo in range(0, n, per)]
+        args = [(source, labels_ref, lo, min(n, lo + per), centres_ref, devname, step)
+                for lo in range(0, n, per)]
         ccs = np.empty(n, dtype=np.float32)
         nnccs = np.empty(n, dtype=np.float32)
         nn_cluster = np.empty(n, dtype=np.int64)
@@ -298,7 +327,6 @@ class RayBackend:
             ccs[lo:hi], nnccs[lo:hi], nn_cluster[lo:hi] = c, t, g
             return hi - lo
 
-        progress(0, n, "CR")
-        self._gather(futures, "CR", n, put, progress, cancel)
+        self.map_tasks(_cr_task, args, "CR", n, put, progress, cancel)
         return cr_mod.cr_from_parts(ccs, nnccs, nn_cluster, labels, counts, head is not None,
                                     f"ray:{devname}", time.perf_counter() - t0)
