@@ -80,6 +80,8 @@ def add_ray_arguments(parser, what: str) -> None:
                         "(default 2)")
     parser.add_argument("--ray-gpus-per-worker", type=float, default=None, metavar="G",
                         help="GPUs each task asks for (default 0)")
+    parser.add_argument("--ray-retries", type=int, default=None, metavar="N",
+                        help="times a task whose worker died is retried (default 2)")
 
 
 def with_ray_backend(args, command):
@@ -87,14 +89,16 @@ def with_ray_backend(args, command):
     before any work and shut down after."""
     backend = None
     if not args.ray:
-        for name in ("ray_workers", "ray_gpus_per_worker"):
+        for name in ("ray_workers", "ray_gpus_per_worker", "ray_retries"):
             if getattr(args, name) is not None:
                 raise UserInputError(f"--{name.replace('_', '-')} needs --ray local|ADDRESS")
     else:
         from fiqa_gui.core.scoring.distributed import RayBackend, RayOptions
 
-        backend = RayBackend(RayOptions(address=args.ray, workers=args.ray_workers or 2,
-                                        gpus_per_worker=args.ray_gpus_per_worker or 0.0))
+        backend = RayBackend(RayOptions(
+            address=args.ray, workers=args.ray_workers or 2,
+            gpus_per_worker=args.ray_gpus_per_worker or 0.0,
+            retries=2 if args.ray_retries is None else args.ray_retries))
     try:
         return command(args, backend)
     finally:

@@ -154,6 +154,8 @@ class RayBackend:
             raise UserInputError(f"--ray-workers must be at least 1 (got {self.options.workers})")
         if self.options.gpus_per_worker < 0:
             raise UserInputError("--ray-gpus-per-worker must not be negative")
+        if self.options.retries < 0:
+            raise UserInputError("--ray-retries must not be negative")
         self.ray = require_ray()
         self._started = False
         self._remote = {}
@@ -248,7 +250,7 @@ class RayBackend:
                     first = str(err).strip().splitlines()[0][:300]
                     raise UserInputError(
                         f"a Ray worker failed on the {what} after {self.options.retries} "
-                        f"retries: {first}",
+                        f"retr{'y' if self.options.retries == 1 else 'ies'}: {first}",
                         fix="see the workers' logs (ray logs; /tmp/ray/session_latest/logs), "
                             "or run without --ray; nothing was written.") from None
                 done_rows += on_result(out)
