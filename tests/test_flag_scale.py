@@ -3,8 +3,6 @@ the trap rule, who may be an anchor, and the demo's answer key."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from PIL import Image
@@ -19,8 +17,7 @@ from fiqa_gui.core.review.answer_key import (
     data_attribute_names,
     shown_attributes,
 )
-
-FACES = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "faces"
+from tests.face_photos import FACES
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -45,15 +42,15 @@ def test_crowding_equals_brute_force_and_ignores_centring():
     labels = np.repeat(np.arange(14), rng.integers(2, 7, 14))
     x = _unit(rng.normal(size=(len(labels), 16)))
     got = crowding(x, labels, k=5)
-    assert np.allclose(got, _brute_crowding(x, labels, 5), atol=1e-12)
+    assert np.allclose(got, _brute_crowding(x, labels, 5), atol=1e-5)
     # subtracting a mean vector (rows not re-normalised) moves no distance
-    assert np.allclose(crowding(x - x.mean(axis=0), labels, k=5), got, atol=1e-12)
+    assert np.allclose(crowding(x - x.mean(axis=0), labels, k=5), got, atol=1e-5)
     # on unit rows it is the mean of the highest cosine to each of the k nearest identities
     cos = x @ x.T
     i = 0
     per = sorted((cos[i, labels == c].max() for c in np.unique(labels) if c != labels[i]),
                  reverse=True)
-    assert got[i] == pytest.approx(np.mean(per[:5]), abs=1e-12)
+    assert got[i] == pytest.approx(np.mean(per[:5]), abs=1e-5)
 
 
 def test_crowding_counts_a_look_alike_identity_once():

@@ -57,6 +57,19 @@ def test_duplicate_path_spelled_differently(small_data):
     assert "duplicate path" in _err(manifest=m)
 
 
+def test_duplicate_path_through_links(small_data):
+    """A link to a listed file, or a listed file reached through a linked folder, is the same
+    image (the folder part is resolved once per folder, the file when it is a link)."""
+    root = small_data["root"]
+    (root / "img" / "alias.png").symlink_to(root / "img" / "alice" / "0.png")
+    (root / "linked").symlink_to(root / "img" / "alice", target_is_directory=True)
+    for alias in ("img/alias.png", "linked/0.png"):
+        rows = small_data["rows"] + [dict(small_data["rows"][0], path=alias)]
+        m = write_manifest(root / "dup3.csv", rows)
+        msg = _err(manifest=m)
+        assert "duplicate path" in msg and "first listed on line 2" in msg, alias
+
+
 def test_embedding_row_count_mismatch(small_data):
     np.save(small_data["embeddings"], small_data["emb"][:-2])
     msg = _err(manifest=small_data["manifest"], embeddings=small_data["embeddings"])

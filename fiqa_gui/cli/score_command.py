@@ -93,17 +93,21 @@ def _score(args, backend) -> int:
     inputs = [args.manifest, args.embeddings, *([args.head] if args.head else [])]
     guard_output(args.out, force=args.force, protected=inputs)
     t0 = time.perf_counter()
+    stages: dict[str, float] = {}
     data = load_data(manifest=args.manifest, embeddings=args.embeddings,
                      check_images=params.image_cues, decode_images=False, progress=progress)
-    protected = [*inputs, data.dataset.source_path or args.manifest,
-                 *data.dataset.absolute_paths()]
+    stages["manifest + embeddings"] = time.perf_counter() - t0
+    image_files = data.dataset.absolute_path_strings()
+    protected = [*inputs, data.dataset.source_path or args.manifest, *image_files]
     guard_output(args.out, force=args.force, protected=protected)
     for w in data.dataset.warnings:
         say(f"warning: {w}")
     ds = data.dataset
-    paths = [str(p) for p in ds.absolute_paths()] if params.image_cues else None
+    paths = image_files if params.image_cues else None
     result = score_dataset(data.embeddings, ds.labels, ds.cluster_names, paths, params,
                            progress=progress, cancel=cancel, backend=backend)
+    stages.update(result.stage_seconds)
+    t = time.perf_counter()
     columns = {c: getattr(result, c) for c in ("sdd", "sdd_signed", "cr", "ccs", "nnccs", "iq")}
     unreadable = getattr(result, "unreadable", None)
     cal = None
@@ -122,8 +126,13 @@ def _score(args, backend) -> int:
              zip(result.flags, diag.row_flags(ds.labels), strict=True)]
     extra = dict(getattr(result, "cues", {}) or {})
     extra.update({"lowinfo": lowinfo, "strength": anchored.strength})
+    stages["flags + quality"] = time.perf_counter() - t
+    t = time.perf_counter()
     write_scores_csv(args.out, ds.paths, ds.clusters, columns, flags, extra, force=args.force,
                      protected=protected)
+    stages["csv"] = time.perf_counter() - t
+    if args.timings:
+        say("timings: " + ", ".join(f"{k} {v:.2f} s" for k, v in stages.items()))
     say(f"wrote {args.out}: {len(ds)} rows ({result.device}, "
          f"{time.perf_counter() - t0:.1f} s)")
     return EXIT_OK
@@ -150,5 +159,7 @@ def add_parsers(sub) -> None:
     s.add_argument("--workers", type=positive_int("--workers"), default=None,
                    help="threads for image decoding (≥ 1)")
     add_ray_arguments(s, "SDD and CR")
+    s.add_argument("--timings", action="store_true",
+                   help="stand-alone: print the seconds of each stage (benchmarks)")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_score)

@@ -7,7 +7,8 @@ with progress and Cancel, and stores a run whose `learned` column the gallery ca
 *Review next* queue (`core.learning.review_next.review_queue`) then lists the images where
 `learned` and the current label disagree most or the ensemble is least sure, at most three per
 cluster; Return or double-click shows one in its cluster, where the usual keys (1–4, A/R, W, C)
-label it, and `Ctrl+J` goes to the next one from anywhere. The history plot shows every turn:
+label it, and `Ctrl+J` (Scoring → Review next, `shortcuts.py`) goes to the next one from
+anywhere. The history plot shows every turn:
 labels used, validation error, and the held-out error-versus-reject AUC of `learned` against
 `quality`, SDD and CR.
 """
@@ -19,7 +20,6 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
@@ -328,20 +328,3 @@ def next_to_review(window) -> bool:
         if dialog is None:
             return False
     return dialog.next_item()
-
-
-def add_learning_actions(window) -> None:
-    """Scoring → Learn from my labels… and Review next (the one hook the main window calls)."""
-    menu = window.menus["Scoring"]
-    menu.addSeparator()
-    learn = menu.addAction("&Learn from my labels…")
-    learn.setStatusTip("Train a quality model on your labels and label every image with it "
-                       "(a new run with a Learned column); shows the flywheel's history")
-    learn.triggered.connect(lambda: show_learning(window))
-    nxt = QAction("Review &next (learned vs label)", window)
-    nxt.setShortcut(QKeySequence(NEXT_KEY))
-    nxt.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-    nxt.setStatusTip("The next image where the learned score and the label disagree most")
-    nxt.triggered.connect(lambda: next_to_review(window))
-    menu.addAction(nxt)
-    window.learn_action, window.review_next_action = learn, nxt

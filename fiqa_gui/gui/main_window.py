@@ -249,6 +249,8 @@ class MainWindow(QMainWindow):
             "clear_filters": g.clear_filters,
             "score_now": self.score_now,
             "rescore": self.rescore_with_seeds,
+            "learn": lambda: learning_panel.show_learning(self),
+            "review_next": lambda: learning_panel.next_to_review(self),
             "escape": self.escape,
             "shortcuts": self.show_shortcuts,
             "score_guide": self.show_score_guide,
@@ -289,7 +291,7 @@ class MainWindow(QMainWindow):
         self.score_action = a["score_now"]
         self.rescore_action = a["rescore"]
         erc_panel.add_erc_action(self)  # Scoring → Evaluate labels… (issue #15)
-        learning_panel.add_learning_actions(self)  # Learn from my labels, Review next (#16)
+        self.learn_action, self.review_next_action = a["learn"], a["review_next"]  # (#16)
         self.undo_action, self.redo_action = a["undo"], a["redo"]
         a["history"].setCheckable(True)
 

@@ -96,6 +96,12 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     S("rescore", "Re-score with approved seeds", ("Ctrl+Shift+R",), menu="Scoring",
       group="Scoring", tip="Recompute Quality with your approved seeds as anchors; a new "
       "run, and a summary of what changed"),
+    S("learn", "&Learn from my labels…", menu="Scoring", group="Scoring", separator=True,
+      tip="Train a quality model on your labels and label every image with it (a new run "
+      "with a Learned column); shows the flywheel's history and the Review next queue"),
+    S("review_next", "Review &next (learned vs label)", ("Ctrl+J",), menu="Scoring",
+      group="Scoring", tip="The next image where the learned score and the label disagree "
+      "most, or the model is least sure"),
     S("escape", "Cancel the running job, else clear the score range", ("Esc",),
       group="Scoring"),
     # ---- Help

@@ -7,7 +7,6 @@ columns (image-quality cues). NaN is written as an empty cell; flags are `;`-sep
 from __future__ import annotations
 
 import csv
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -19,9 +18,14 @@ from fiqa_gui.core.errors import UserInputError
 BASE_COLUMNS = ("sdd", "sdd_signed", "cr", "ccs", "nnccs", "iq", "quality")
 
 
-def _cell(x) -> str:
-    x = float(x)
-    return "" if math.isnan(x) else f"{x:.6g}"
+def _cells(values: np.ndarray) -> list[str]:
+    """A column as CSV cells: 6 significant digits, NaN as an empty cell. One `format` per
+    value over a Python list (no per-cell float() and isnan calls): a million rows × 20
+    columns in seconds."""
+    cells = [format(x, ".6g") for x in values.tolist()]
+    for i in np.flatnonzero(np.isnan(values)).tolist():
+        cells[i] = ""
+    return cells
 
 
 def write_scores_csv(out: str | Path, paths: Sequence[str], clusters: Sequence[str],
@@ -52,9 +56,9 @@ def write_scores_csv(out: str | Path, paths: Sequence[str], clusters: Sequence[s
     with atomic_file(out, force=force, protected=protected) as f:
         w = csv.writer(f)
         w.writerow(header)
-        for i in range(n):
-            w.writerow([paths[i], clusters[i], *(_cell(cols[c][i]) for c in BASE_COLUMNS),
-                        ";".join(flags[i]), *(_cell(v[i]) for v in extra.values())])
+        w.writerows(zip(paths, clusters, *(_cells(cols[c]) for c in BASE_COLUMNS),
+                        (";".join(f) for f in flags), *(_cells(v) for v in extra.values()),
+                        strict=True))
     return out
 
 

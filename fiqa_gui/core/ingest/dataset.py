@@ -6,6 +6,7 @@ classifier head trained on an ImageFolder tree lines up with `labels` without a 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,3 +62,9 @@ class Dataset:
 
     def absolute_paths(self) -> list[Path]:
         return [self.absolute_path(i) for i in range(len(self.paths))]
+
+    def absolute_path_strings(self) -> list[str]:
+        """`absolute_paths` as strings, without a Path object per row (a million rows: seconds
+        saved where only the strings are needed)."""
+        root = str(self.root)
+        return [p if os.path.isabs(p) else os.path.join(root, p) for p in self.paths]
