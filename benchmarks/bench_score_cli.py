@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             return out.returncode
         peak_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
         line = next(x for x in out.stderr.splitlines() if x.startswith("timings:"))
-        stages = {k: float(v) for k, v in re.findall(r"([^,:]+?) ([\d.]+) s", line[8:])}
+        stages = {k.strip(): float(v) for k, v in re.findall(r"([^,:]+?) ([\d.]+) s", line[8:])}
         stages["start-up + imports"] = max(0.0, wall - sum(stages.values()))
         emb = np.load(tmp / "emb.npy", mmap_mode="r")
         ref = per_image_reference(emb, labels, args.subset)
