@@ -27,3 +27,22 @@ def test_bad_destinations(tmp_path):
         write_scores_csv(tmp_path, ["a"], ["x"], {}, [[]])
     with pytest.raises(UserInputError, match="does not exist"):
         write_scores_csv(tmp_path / "no" / "s.csv", ["a"], ["x"], {}, [[]])
+
+
+def test_blocks_of_rows_write_the_same_file(tmp_path, monkeypatch):
+    """The table is formatted a block of rows at a time; block edges change nothing."""
+    from fiqa_gui.core.export import score_table
+
+    rng = np.random.default_rng(0)
+    n = 11
+    cols = {c: rng.normal(size=n) for c in score_table.BASE_COLUMNS}
+    cols["cr"][[0, 4, 10]] = np.nan
+    flags = [["singleton"] if i % 4 == 0 else [] for i in range(n)]
+    args = ([f"img/{i}.png" for i in range(n)], [f"c{i % 3}" for i in range(n)], cols, flags,
+            {"blur": rng.normal(size=n)})
+    whole = write_scores_csv(tmp_path / "whole.csv", *args)
+    monkeypatch.setattr(score_table, "ROWS_PER_BLOCK", 4)
+    blocks = write_scores_csv(tmp_path / "blocks.csv", *args)
+    assert whole.read_bytes() == blocks.read_bytes()
+    table = read_scores_csv(blocks)
+    assert len(table["path"]) == n and table["cr"][4] == "" and table["flags"][8] == "singleton"

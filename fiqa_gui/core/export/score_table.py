@@ -16,6 +16,7 @@ from fiqa_gui.core.atomic_output import atomic_file, guard_output
 from fiqa_gui.core.errors import UserInputError
 
 BASE_COLUMNS = ("sdd", "sdd_signed", "cr", "ccs", "nnccs", "iq", "quality")
+ROWS_PER_BLOCK = 65536
 
 
 def _cells(values: np.ndarray) -> list[str]:
@@ -56,9 +57,12 @@ def write_scores_csv(out: str | Path, paths: Sequence[str], clusters: Sequence[s
     with atomic_file(out, force=force, protected=protected) as f:
         w = csv.writer(f)
         w.writerow(header)
-        w.writerows(zip(paths, clusters, *(_cells(cols[c]) for c in BASE_COLUMNS),
-                        (";".join(f) for f in flags), *(_cells(v) for v in extra.values()),
-                        strict=True))
+        for a in range(0, n, ROWS_PER_BLOCK):  # blocks of rows: the cells never all in memory
+            b = min(n, a + ROWS_PER_BLOCK)
+            w.writerows(zip(paths[a:b], clusters[a:b],
+                            *(_cells(cols[c][a:b]) for c in BASE_COLUMNS),
+                            (";".join(f) for f in flags[a:b]),
+                            *(_cells(v[a:b]) for v in extra.values()), strict=True))
     return out
 
 
