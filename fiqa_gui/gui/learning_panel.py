@@ -130,6 +130,7 @@ class LearningDialog(QDialog):
         self.setWindowTitle("Learn from my labels — the flywheel")
         self.items: list = []
         self.cursor = -1
+        self.folder = None  # the project the queue was read from
         self.learn_button = QPushButton("Learn from my labels")
         self.learn_button.setToolTip("Train on your tiers, corrected scores and seed decisions; "
                                      "a new run with a Learned column")
@@ -269,6 +270,7 @@ def refresh_learning(window) -> LearningDialog | None:
     reviewed = is_curated(project, rv.n_images)
     dialog.set_state(history, items, rv.dataset.paths, rv.summaries.names, rv.labels,
                      reviewed)
+    dialog.folder = rv.folder  # the queue's image ids belong to this project
     return dialog
 
 
@@ -323,8 +325,9 @@ def learn_now(window, seed: int = 0) -> bool:
 def next_to_review(window) -> bool:
     """Ctrl+J: the next image of the Review next queue (opening the dialog if needed)."""
     dialog = getattr(window, "learning_dialog", None)
-    if dialog is None or not dialog.isVisible():
-        dialog = show_learning(window)
+    rv = window.review
+    if dialog is None or not dialog.isVisible() or rv is None or dialog.folder != rv.folder:
+        dialog = show_learning(window)  # (re)read for the project now open
         if dialog is None:
             return False
     return dialog.next_item()
