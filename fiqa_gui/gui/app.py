@@ -55,6 +55,22 @@ def platform_starts(timeout_s: float = 20.0) -> bool:
     return r.returncode == 0
 
 
+ICON_DIR = Path(__file__).resolve().parents[1] / "resources" / "icons"
+ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
+
+
+def application_icon():
+    """The application icon (every PNG size of `fiqa_gui/resources/icons`, from its SVG)."""
+    from PySide6.QtGui import QIcon
+
+    icon = QIcon()
+    for size in ICON_SIZES:
+        path = ICON_DIR / f"fiqa-curator-{size}.png"
+        if path.is_file():
+            icon.addFile(str(path))
+    return icon
+
+
 def _application(argv: list[str] | None):
     from PySide6.QtWidgets import QApplication
 
@@ -65,6 +81,8 @@ def _application(argv: list[str] | None):
         app = QApplication(list(argv) if argv else [sys.argv[0] if sys.argv else "fiqa-gui"])
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
+    app.setWindowIcon(application_icon())
+    app.setDesktopFileName("io.github.fiqa_curator.FIQACurator")
     import pyqtgraph as pg
 
     pg.setConfigOptions(antialias=True)

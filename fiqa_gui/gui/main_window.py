@@ -106,6 +106,9 @@ class MainWindow(QMainWindow):
         self.review: ReviewData | None = None
         self.dark = False
         self.setWindowTitle("FIQA Curator")
+        from fiqa_gui.gui.app import application_icon
+
+        self.setWindowIcon(application_icon())
 
         self.jobs = JobRunner(self, self)
         self.controller = CurationController(self.jobs.show_message, self)
