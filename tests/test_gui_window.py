@@ -476,3 +476,38 @@ def test_new_project_from_manifest_and_cache_warm_up(qtbot, make_window, tmp_pat
     assert sig.args[1] == "done"
     cached = list((target / "thumbnails").rglob("*.jpg"))
     assert len(cached) == 9  # 300 px sources are worth caching at thumbnail size
+
+
+def test_new_project_error_brings_the_dialog_back_with_its_paths(qtbot, make_window, tmp_path,
+                                                                monkeypatch):
+    """Creating fails on the input (embeddings of the wrong length): the same dialog comes
+    back, every path as typed, the message inside it — nothing to type again."""
+    import numpy as np
+
+    from fiqa_gui.gui.new_project_dialog import NewProjectDialog
+    from fiqa_gui.gui.sample_data import write_sample_data
+
+    files = write_sample_data(tmp_path / "data", (5, 4), image_px=64)
+    np.save(files["embeddings"], np.load(files["embeddings"])[:-2])  # 7 rows for 9 images
+    target = tmp_path / "new-project"
+    seen = []
+
+    def exec_(dialog):
+        if not seen:
+            dialog.source.setText(str(files["manifest"]))
+            dialog.embeddings.setText(str(files["embeddings"]))
+            dialog.folder.setText(str(target))
+            dialog._accept()
+        seen.append((dialog, dialog.source.text(), dialog.embeddings.text(),
+                     dialog.folder.text(), dialog.error.text()))
+        return dialog.result() if len(seen) == 1 else NewProjectDialog.DialogCode.Rejected
+
+    monkeypatch.setattr(NewProjectDialog, "exec", exec_)
+    w = make_window()
+    w.new_project("manifest")
+    qtbot.waitUntil(lambda: len(seen) == 2, timeout=30000)
+    first, again = seen
+    assert again[0] is first[0]  # the same dialog
+    assert again[1:4] == (str(files["manifest"]), str(files["embeddings"]), str(target))
+    assert "7 rows" in again[4] and "Traceback" not in again[4]
+    assert w.review is None and not (target / "project.sqlite").exists()

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fiqa_gui.core.errors import UserInputError
 from fiqa_gui.core.review.clusters import showcase_cluster
 from fiqa_gui.core.review.review_data import ReviewData, scoring_available
 from fiqa_gui.core.store.project import ProjectLocked, ProjectNotWritable
@@ -615,12 +616,23 @@ class MainWindow(QMainWindow):
         self.settings.clear_last_project()
         self.set_review(None)
 
-    def new_project(self, kind: str) -> None:
-        dialog = NewProjectDialog(kind, self)
+    def new_project(self, kind: str, dialog: NewProjectDialog | None = None) -> None:
+        """Ask for the sources, then create the project in the background. When that fails on
+        the user's input (a bad manifest row, embeddings of the wrong length, …) the same
+        dialog comes back with every field as it was and the message in it."""
+        dialog = dialog or NewProjectDialog(kind, self)
         if dialog.exec() != NewProjectDialog.DialogCode.Accepted:
             return
+
+        def failed(err: BaseException) -> bool:
+            if not isinstance(err, UserInputError):
+                return False
+            dialog.error.setText(str(err))
+            QTimer.singleShot(0, lambda: self.new_project(kind, dialog))
+            return True
+
         self.jobs.run("Creating the project", dialog.job(),  # embeds photos when asked
-                      lambda folder: self.open_project(folder))
+                      lambda folder: self.open_project(folder), on_failed=failed)
 
     def open_demo(self, folder: str | Path | None = None, on_open=None) -> bool:
         job = self.jobs.run("Preparing the demo project", project_jobs.prepare_demo(folder),
