@@ -8,6 +8,7 @@ from fiqa_gui.cli.common import EXIT_OK, progress_of, say
 from fiqa_gui.core.errors import UserInputError
 
 MIN_SIZE, MAX_SIZE = (640, 400), (7680, 4320)
+VIEWS = ("cluster", "flagged", "ranked", "compare", "map")  # the window's centre tabs
 
 
 def parse_size(text: str | None) -> tuple[int, int] | None:
@@ -35,25 +36,58 @@ def cmd_demo(args) -> int:
     if args.no_window:
         print(folder)
         return EXIT_OK
-    return _open_window(folder, args.screenshot, size, default_shot="fiqa-curator-demo.png")
+    return _open_window(folder, args.screenshot, size, default_shot="fiqa-curator-demo.png",
+                        view=args.view)
 
 
 def cmd_gui(args) -> int:
     return _open_window(args.project, args.screenshot, parse_size(args.size),
-                        default_shot="fiqa-curator.png")
+                        default_shot="fiqa-curator.png", view=args.view)
 
 
-def _open_window(project, screenshot, size, *, default_shot: str) -> int:
+def _open_window(project, screenshot, size, *, default_shot: str, view: str | None = None) -> int:
     from fiqa_gui.gui.app import display_available, run_gui
 
     if screenshot is None and not display_available(probe=True):
         screenshot = Path(default_shot).absolute()
         say(f"fiqa-gui: no display is available, so no window can open; writing a screenshot "
              f"of it to {screenshot} instead")
-    rc = run_gui(project, screenshot=screenshot, size=size)
+    if screenshot is not None and view not in (None, "cluster"):
+        rc = _view_screenshot(project, screenshot, size, view)
+    else:
+        rc = run_gui(project, screenshot=screenshot, size=size)
     if screenshot is not None and rc == EXIT_OK:
         say(f"wrote {screenshot}")
     return rc
+
+
+def _view_screenshot(project, screenshot, size, view: str) -> int:
+    """The screenshot of one centre tab: the window is shown on `view` once the project is
+    open, and drawn when that view is (thumbnails, map)."""
+    import os
+    import tempfile
+
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    from fiqa_gui.gui import app as gui_app
+    from fiqa_gui.gui.main_window import MainWindow
+    from fiqa_gui.gui.settings import AppSettings
+
+    qt = gui_app._application(None)  # noqa: SLF001 - the one way the window's app is made
+    with tempfile.TemporaryDirectory(prefix="fiqa-gui-shot-") as tmp:
+        window = MainWindow(AppSettings.at(Path(tmp) / "settings.ini"), detect_device=False)
+        window.project_opened.connect(lambda _review: window.show_view(view))
+        try:
+            return gui_app.render_screenshot(window, screenshot, project=project,
+                                             size=size or gui_app.SCREENSHOT_SIZE)
+        finally:
+            window.shutdown()
+            window.deleteLater()
+            qt.processEvents()
+
+
+def _view_option(s) -> None:
+    s.add_argument("--view", choices=VIEWS, default=None,
+                   help="with --screenshot: the centre tab to show (default: cluster)")
 
 
 def add_parsers(sub) -> None:
@@ -67,6 +101,7 @@ def add_parsers(sub) -> None:
                    help="the window's size, e.g. 1280x720 (the screenshot is exactly that)")
     s.add_argument("--no-window", action="store_true",
                    help="only create (and score) the demo project, print its folder")
+    _view_option(s)
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_demo)
 
@@ -76,4 +111,5 @@ def add_parsers(sub) -> None:
                    help="render the window offscreen to this PNG and exit")
     s.add_argument("--size", metavar="WxH",
                    help="the window's size, e.g. 1280x720 (the screenshot is exactly that)")
+    _view_option(s)
     s.set_defaults(func=cmd_gui)

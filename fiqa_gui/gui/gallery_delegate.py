@@ -64,13 +64,14 @@ class GalleryDelegate(QStyledItemDelegate):
         self._bold = QFont(self._font)
         self._bold.setBold(True)
         self._caption_h = QFontMetrics(self._font).height() + 4
+        self.cluster_line = False  # a second caption line with the cluster's name
 
     def set_thumb_size(self, px: int) -> None:
         self.thumb_px = int(px)
 
     def tile_size(self) -> QSize:
         side = self.thumb_px + 2 * PAD
-        return QSize(side, side + self._caption_h)
+        return QSize(side, side + self._caption_h * (2 if self.cluster_line else 1))
 
     def sizeHint(self, option, index) -> QSize:
         return self.tile_size()
@@ -95,6 +96,8 @@ class GalleryDelegate(QStyledItemDelegate):
         tier_colour = TIER_COLOURS.get(tile.tier, TIER_COLOURS[-1])
         _frame(painter, thumb, tier_colour, FRAME if tile.curated else 1)
         self._paint_caption(painter, r, thumb, tile, tier_colour, pal, selected)
+        if self.cluster_line and tile.cluster:
+            self._paint_cluster(painter, r, thumb, tile.cluster, pal, selected)
         if tile.flags:
             self._paint_flags(painter, thumb, tile.flags)
         if tile.seed:
@@ -182,6 +185,18 @@ class GalleryDelegate(QStyledItemDelegate):
             painter.drawText(text_rect,
                              Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
                              f"✎{tile.corrected:g}")
+
+    def _paint_cluster(self, painter, r: QRect, thumb: QRect, name: str, pal,
+                       selected: bool) -> None:
+        """The cluster's name under the caption (elided to the tile's width)."""
+        line = QRect(r.left() + PAD, thumb.bottom() + self._caption_h, thumb.width(),
+                     self._caption_h - 2)
+        painter.setFont(self._font)
+        painter.setPen(pal.color(QPalette.ColorRole.HighlightedText if selected
+                                 else QPalette.ColorRole.PlaceholderText))
+        text = QFontMetrics(self._font).elidedText(name, Qt.TextElideMode.ElideMiddle,
+                                                   line.width())
+        painter.drawText(line, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, text)
 
     def _paint_flags(self, painter, thumb: QRect, flags) -> None:
         px = max(12, min(18, self.thumb_px // 7))

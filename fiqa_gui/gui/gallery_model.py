@@ -41,6 +41,7 @@ class Tile(NamedTuple):
     note: bool = False
     by: str = ""             # the score on the badge
     group: int = 0           # 1-based sub-cluster group in the shown cluster (0: not grouped)
+    cluster: str = ""        # the image's cluster name (views across clusters show it)
 
 
 PERCENT_SCALE = frozenset({"sdd", "sdd_signed", "quality", "iq"})
@@ -56,7 +57,10 @@ def format_score(value: float, name: str | None = None) -> str:
 
 
 class GalleryModel(QAbstractListModel):
-    """Rows = image ids of the shown cluster, in ranked (and range-filtered) order."""
+    """Rows = image ids (one cluster's, or any across the dataset), in the order shown.
+
+    The rows are one numpy array and a row-of-image array (no Python object per row), so a
+    million images cost two arrays; `data()` builds a tile only for what is painted."""
 
     def __init__(self, loader: ThumbnailLoader, parent=None) -> None:
         super().__init__(parent)
@@ -64,9 +68,10 @@ class GalleryModel(QAbstractListModel):
         self.review: ReviewData | None = None
         self.by = "sdd"
         self._ids = np.zeros(0, dtype=np.int64)
-        self._row_of: dict[int, int] = {}
+        self._rows = np.zeros(0, dtype=np.int64)  # row of each image id, -1 when not shown
         self._values: np.ndarray | None = None
         self.groups: dict[int, int] | None = None  # image id -> sub-cluster group (1-based)
+        self.cluster_names = False  # tiles carry their cluster's name
         loader.ready.connect(self._on_ready)
 
     # ----------------------------------------------------------------- content
@@ -74,7 +79,7 @@ class GalleryModel(QAbstractListModel):
         self.beginResetModel()
         self.review = review
         self._ids = np.zeros(0, dtype=np.int64)
-        self._row_of = {}
+        self._rows = np.zeros(0, dtype=np.int64)
         self._values = None
         self.endResetModel()
 
@@ -82,7 +87,10 @@ class GalleryModel(QAbstractListModel):
         """Show these image ids, in this order, with score `by` on the badges."""
         self.beginResetModel()
         self._ids = np.asarray(ids, dtype=np.int64)
-        self._row_of = {int(i): r for r, i in enumerate(self._ids)}
+        n = self.review.n_images if self.review is not None else 0
+        n = max(n, int(self._ids.max()) + 1 if len(self._ids) else 0)
+        self._rows = np.full(n, -1, dtype=np.int64)
+        self._rows[self._ids] = np.arange(len(self._ids), dtype=np.int64)
         self.by = by
         rv = self.review
         if rv is not None and rv.scores is not None and by in rv.scores:
@@ -93,9 +101,10 @@ class GalleryModel(QAbstractListModel):
 
     def refresh_images(self, image_ids) -> None:
         """Repaint the tiles of these images (their annotations changed in the store)."""
-        rows = [r for r in (self._row_of.get(int(i), -1) for i in image_ids) if r >= 0]
-        if rows:
-            self.dataChanged.emit(self.index(min(rows)), self.index(max(rows)),
+        rows = self.rows_of(image_ids)
+        rows = rows[rows >= 0]
+        if len(rows):
+            self.dataChanged.emit(self.index(int(rows.min())), self.index(int(rows.max())),
                                   [TILE_ROLE, Qt.ItemDataRole.ToolTipRole])
 
     def ids(self) -> np.ndarray:
@@ -106,7 +115,17 @@ class GalleryModel(QAbstractListModel):
 
     def row_of(self, image_id: int) -> int:
         """Row of an image, or -1 if it is not shown."""
-        return self._row_of.get(int(image_id), -1)
+        i = int(image_id)
+        return int(self._rows[i]) if 0 <= i < len(self._rows) else -1
+
+    def rows_of(self, image_ids) -> np.ndarray:
+        """Rows of several images (-1 where not shown)."""
+        ids = np.asarray(list(image_ids) if not isinstance(image_ids, np.ndarray)
+                         else image_ids, dtype=np.int64)
+        out = np.full(len(ids), -1, dtype=np.int64)
+        ok = (ids >= 0) & (ids < len(self._rows))
+        out[ok] = self._rows[ids[ok]]
+        return out
 
     def path_of(self, image_id: int) -> str:
         return str(self.review.dataset.absolute_path(image_id))
@@ -151,13 +170,16 @@ class GalleryModel(QAbstractListModel):
         return Tile(i, score, tier, flags, unreadable, pixmap, mine != TIER_NONE,
                     float(a.corrected[i]), bool(a.wrong[i]), int(a.seed[i]),
                     int(i) in a.notes, self.by,
-                    self.groups.get(int(i), 0) if self.groups is not None else 0)
+                    self.groups.get(int(i), 0) if self.groups is not None else 0,
+                    rv.summaries.names[int(rv.labels[i])] if self.cluster_names else "")
 
     def _tooltip(self, i: int) -> str:
         rv = self.review
         a = rv.annotations
         e = html.escape
         lines = [f"<b>{e(rv.dataset.paths[i])}</b>"]
+        if self.cluster_names:
+            lines.append(f"cluster <b>{e(rv.summaries.names[int(rv.labels[i])])}</b>")
         for name, value in image_scores(rv.scores, i, rv.score_names)[:4]:
             lines.append(f"{e(score_title(name))}: {format_score(value, name)}")
         if a.tier[i] != TIER_NONE:
@@ -183,10 +205,11 @@ class GalleryModel(QAbstractListModel):
 
     # ----------------------------------------------------------------- loader
     def _on_ready(self, ids: list[int]) -> None:
-        rows = [r for r in (self._row_of.get(i, -1) for i in ids) if r >= 0]
-        if not rows:
+        rows = self.rows_of(ids)
+        rows = rows[rows >= 0]
+        if not len(rows):
             return
         # One range: the view repaints what is visible of it in one pass.
-        self.dataChanged.emit(self.index(min(rows)), self.index(max(rows)),
+        self.dataChanged.emit(self.index(int(rows.min())), self.index(int(rows.max())),
                               [Qt.ItemDataRole.DecorationRole, TILE_ROLE])
 

@@ -165,7 +165,8 @@ class GalleryPanel(QWidget):
         bar.addWidget(QLabel("Size"))
         bar.addWidget(self.size_slider)
         bar.addStretch(1)
-        bar.addWidget(QLabel("Run"))
+        self.run_label = QLabel("Run")
+        bar.addWidget(self.run_label)
         bar.addWidget(self.run_combo)
         filters = QHBoxLayout()
         filters.setContentsMargins(4, 0, 4, 0)
@@ -224,9 +225,10 @@ class GalleryPanel(QWidget):
         self.model.groups = None
         self.rank_combo.blockSignals(True)
         self.rank_combo.clear()
-        names = review.rankable if review is not None else ()
-        for name in names:
-            self.rank_combo.addItem(score_title(name), name)
+        choices = self.rank_choices()
+        names = [name for _title, name in choices]
+        for title, name in choices:
+            self.rank_combo.addItem(title, name)
         if self.by not in names and names:
             self.by = names[0]
         if names:
@@ -237,23 +239,48 @@ class GalleryPanel(QWidget):
         self._fill_run_combo()
         self._update_info()
 
-    def _fill_flag_combo(self) -> None:
+    def rank_choices(self) -> list[tuple[str, str]]:
+        """(title, name) of what the gallery can be ranked by."""
+        names = self.review.rankable if self.review is not None else ()
+        return [(score_title(name), name) for name in names]
+
+    def has_content(self) -> bool:
+        """Whether something is shown (a cluster here; views over the dataset say otherwise)."""
+        return self.review is not None and self.cluster_id >= 0
+
+    def badge_score(self) -> str:
+        """The score on the tiles' badges and of the range filter: the ranking score."""
+        return self.by
+
+    def present_flags(self) -> set[str]:
+        """The image flags the flag filter offers: those of the run."""
+        present: set[str] = set()
         rv = self.review
-        present = set()
         if rv is not None and rv.scores is not None:
             for f in rv.scores["flags"]:
                 present.update(image_flags(f))
+        return present
+
+    def flag_heads(self) -> list[tuple[str, str]]:
+        """The flag filter's first entries, before one per flag."""
+        return [("Flagged or not", ANY), ("Any flag", FLAGGED)]
+
+    def flag_label(self, flag: str) -> str:
+        return flag_title(flag)
+
+    def _fill_flag_combo(self) -> None:
+        present = self.present_flags()
         keep = self.flag_filter if self.flag_filter in present | {ANY, FLAGGED} else ANY
         self.flag_combo.blockSignals(True)
         self.flag_combo.clear()
-        self.flag_combo.addItem("Flagged or not", ANY)
-        self.flag_combo.addItem("Any flag", FLAGGED)
+        for text, data in self.flag_heads():
+            self.flag_combo.addItem(text, data)
         for f in ordered(present):
-            self.flag_combo.addItem(flag_icon(f), flag_title(f), f)
+            self.flag_combo.addItem(flag_icon(f), self.flag_label(f), f)
         self.flag_combo.setCurrentIndex(max(0, self.flag_combo.findData(keep)))
         self.flag_combo.setEnabled(bool(present))
         self.flag_combo.blockSignals(False)
-        self.flag_filter = keep
+        self.flag_filter = keep if self.flag_combo.findData(keep) >= 0 else ANY
 
     def _fill_run_combo(self) -> None:
         rv = self.review
@@ -302,7 +329,7 @@ class GalleryPanel(QWidget):
                 self.rank_combo.blockSignals(True)
                 self.rank_combo.setCurrentIndex(i)
                 self.rank_combo.blockSignals(False)
-        if self.cluster_id >= 0:
+        if self.has_content():
             keep = self.current_id()
             self._ranked = self._rank()
             self._show(keep=keep)
@@ -312,7 +339,7 @@ class GalleryPanel(QWidget):
         """Group the gallery by sub-cluster (every image's label at one clustering level), or
         stop grouping (None). Groups follow their best-ranked image; rank order inside."""
         self.subclusters = None if labels is None else np.asarray(labels)
-        if self.review is not None and self.cluster_id >= 0:
+        if self.has_content():
             keep = self.current_id()
             self._ranked = self._rank()
             self._show(keep=keep)
@@ -362,7 +389,7 @@ class GalleryPanel(QWidget):
                 combo.blockSignals(True)
                 combo.setCurrentIndex(i)
                 combo.blockSignals(False)
-        if self.cluster_id >= 0:
+        if self.has_content():
             self._show(keep=self.current_id())
         self.clear_filters_button.setVisible(self.filtering)
 
@@ -381,18 +408,21 @@ class GalleryPanel(QWidget):
             corrected = rv.annotations.corrected_mask(ids)
             mask &= corrected if self.correction_filter == "corrected" else ~corrected
         if self.flag_filter != ANY:
-            mask &= rv.image_flag_mask(ids, None if self.flag_filter == FLAGGED
-                                       else self.flag_filter)
+            mask &= self.flag_mask(ids, None if self.flag_filter == FLAGGED else self.flag_filter)
         return mask
+
+    def flag_mask(self, ids: np.ndarray, flag: str | None) -> np.ndarray:
+        """Which of these images carry an image-level flag (`flag`, or any when None)."""
+        return self.review.image_flag_mask(ids, flag)
 
     def _show(self, keep: int | None) -> None:
         ids = self._ranked
         if self.range is not None and self.review is not None and self.review.scores:
-            values = np.asarray(self.review.scores[self.by], dtype=float)[ids]
+            values = np.asarray(self.review.scores[self.badge_score()], dtype=float)[ids]
             ids = ids[in_range(values, *self.range)]
         if self.filtering:
             ids = ids[self.filter_mask(ids)]
-        self.model.show(ids, self.by)
+        self.model.show(ids, self.badge_score())
         self.clear_range_button.setVisible(self.range is not None)
         self.clear_filters_button.setVisible(self.filtering)
         row = self.model.row_of(keep) if keep is not None and keep >= 0 else -1
@@ -416,6 +446,13 @@ class GalleryPanel(QWidget):
     def current_id(self) -> int:
         idx = self.view.currentIndex()
         return int(idx.data(IMAGE_ID_ROLE)) if idx.isValid() else -1
+
+    def targets(self) -> np.ndarray:
+        """The selected images, else the current one (what a curation key acts on)."""
+        ids = self.selected_ids()
+        if not len(ids) and self.current_id() >= 0:
+            ids = np.array([self.current_id()], dtype=np.int64)
+        return np.asarray(ids, dtype=np.int64)
 
     def selected_ids(self) -> np.ndarray:
         rows = self._selected_rows()
@@ -481,7 +518,7 @@ class GalleryPanel(QWidget):
         """The annotations of these images changed in the store: repaint their tiles, and
         filter again when a filter depends on annotations (the current image may leave the
         view: the next one in the list becomes current)."""
-        if self.review is None or self.cluster_id < 0:
+        if not self.has_content():
             return
         self._update_preview()
         if self.tier_filter == ANY and self.correction_filter == ANY:

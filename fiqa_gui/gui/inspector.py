@@ -36,6 +36,7 @@ from fiqa_gui.gui.gallery_model import format_score
 from fiqa_gui.gui.image_view import ScaledImage
 from fiqa_gui.gui.jobs import LatestOnly, quiet_import
 from fiqa_gui.gui.preview import read_scaled
+from fiqa_gui.gui.rich_label import rich_label
 from fiqa_gui.gui.score_distribution_plot import ScoreDistributionPlot
 from fiqa_gui.gui.score_scatter_plot import ScoreScatterPlot
 from fiqa_gui.gui.similarity_plot import SimilarityPlot
@@ -131,11 +132,7 @@ class InspectorPanel(QWidget):
         self.image = ScaledImage()
         self.image.setToolTip("The selected image (Space or double-click in the gallery: "
                               "large preview)")
-        self.details = QLabel()
-        self.details.setTextFormat(Qt.TextFormat.RichText)
-        self.details.setWordWrap(True)
-        self.details.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details = rich_label(selectable=True)
         self.details_scroll = QScrollArea()
         self.details_scroll.setWidget(self.details)
         self.details_scroll.setWidgetResizable(True)

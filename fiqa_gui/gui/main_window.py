@@ -36,7 +36,6 @@ from fiqa_gui.core.store.project import ProjectLocked, ProjectNotWritable
 from fiqa_gui.gui import erc_panel, learning_panel, navigation, project_jobs, resume
 from fiqa_gui.gui.cluster_table import ClusterPanel
 from fiqa_gui.gui.clustering_panel import ClusteringActions, ClusteringPanel
-from fiqa_gui.gui.curation_actions import CurationActions
 from fiqa_gui.gui.curation_controller import CurationController
 from fiqa_gui.gui.export_dialog import ExportDialog
 from fiqa_gui.gui.gallery_view import GalleryPanel
@@ -56,12 +55,13 @@ from fiqa_gui.gui.start_screen import StartScreen
 from fiqa_gui.gui.status_bar import StatusBar
 from fiqa_gui.gui.theme import THEMES, apply_theme
 from fiqa_gui.gui.thumbnail_loader import ThumbnailLoader
+from fiqa_gui.gui.view_tabs import MAP_TAB, TABS, ViewCuration, ViewTabs
 
 # Actions that change the project: off while it is read-only or a job uses its connection.
 EDIT_ACTIONS = ("tier_high", "tier_mid", "tier_low", "tier_unusable", "tier_clear",
                 "seed_approve", "seed_reject", "seed_clear", "wrong_identity",
-                "corrected_score", "note", "move", "done_next", "state_unreviewed",
-                "state_in_review", "state_done", "merge")
+                "corrected_score", "note", "move", "move_nearer", "done_next",
+                "state_unreviewed", "state_in_review", "state_done", "merge")
 
 
 # How the three panels share the width (cluster list, gallery, inspector).
@@ -128,7 +128,9 @@ class MainWindow(QMainWindow):
         cl.setSpacing(0)
         cl.addWidget(self.banner)
         cl.addWidget(self.gallery, 1)
-        self.splitter.addWidget(centre)
+        # the centre: the cluster gallery and the views over the whole dataset, as tabs
+        self.views = ViewTabs(self.loader, centre, self.settings.thumbnail_size())
+        self.splitter.addWidget(self.views)
         self.splitter.addWidget(self.inspector)
         self.splitter.setChildrenCollapsible(False)
         self.clusters.setMinimumWidth(230)
@@ -144,7 +146,7 @@ class MainWindow(QMainWindow):
         self.status = StatusBar()
         self.setStatusBar(self.status)
         self.status.attach(self.jobs)
-        self.curation = CurationActions(self, self.controller)
+        self.curation = ViewCuration(self, self.controller)
         self.history = HistoryPanel(self.controller)
         self.history_dock = QDockWidget("Undo history", self)
         self.history_dock.setObjectName("history_dock")
@@ -210,7 +212,7 @@ class MainWindow(QMainWindow):
 
     def _handlers(self) -> dict:
         """What each entry of `shortcuts.SHORTCUTS` does."""
-        c, g = self.curation, self.gallery
+        c = self.curation
         return {
             "new_images": lambda: self.new_project("images"),
             "new_manifest": lambda: self.new_project("manifest"),
@@ -235,11 +237,12 @@ class MainWindow(QMainWindow):
             "corrected_score": self.inspector.editor.edit_score,
             "note": self.inspector.editor.edit_note,
             "move": c.ask_move,
-            "next_image": lambda: g.step_image(1),
-            "prev_image": lambda: g.step_image(-1),
+            "move_nearer": self.move_nearer,
+            "next_image": lambda: self.image_view().step_image(1),
+            "prev_image": lambda: self.image_view().step_image(-1),
             "next_cluster": lambda: self.clusters.step(1),
             "prev_cluster": lambda: self.clusters.step(-1),
-            "next_flagged": lambda: navigation.next_flagged(self),
+            "next_flagged": self.next_flagged,
             "done_next": c.done_and_next,
             "state_unreviewed": lambda: c.set_review_state("unreviewed"),
             "state_in_review": lambda: c.set_review_state("in_review"),
@@ -247,10 +250,11 @@ class MainWindow(QMainWindow):
             "merge": c.ask_merge,
             "filter_clusters": self.clusters.focus_filter,
             "rank_next": self.cycle_rank,
-            "reverse": g.toggle_order,
-            "larger": lambda: g.grow(16),
-            "smaller": lambda: g.grow(-16),
-            "clear_filters": g.clear_filters,
+            "reverse": lambda: self.shown_gallery().toggle_order(),
+            "larger": lambda: self.shown_gallery().grow(16),
+            "smaller": lambda: self.shown_gallery().grow(-16),
+            "clear_filters": lambda: self.shown_gallery().clear_filters(),
+            **{f"view_{name}": (lambda n=name: self.show_view(n)) for name in TABS},
             "score_now": self.score_now,
             "rescore": self.rescore_with_seeds,
             "learn": lambda: learning_panel.show_learning(self),
@@ -289,7 +293,8 @@ class MainWindow(QMainWindow):
             if spec.name == "demo":
                 self.recent_menu = menus["File"].addMenu("Open &recent")
         self.menus = menus
-        self.gallery.preview_actions = self.gallery_actions
+        for panel in (self.gallery, self.views.flagged, self.views.ranked):
+            panel.preview_actions = self.gallery_actions
         a = self.actions_by_name
         self.close_action = a["close"]
         self.score_action = a["score_now"]
@@ -299,7 +304,15 @@ class MainWindow(QMainWindow):
         self.undo_action, self.redo_action = a["undo"], a["redo"]
         a["history"].setCheckable(True)
 
-        v = menus["View"]
+        self._build_view_menu(menus["View"])
+        self.clusters.context_actions = [a["state_done"], a["state_in_review"],
+                                         a["state_unreviewed"], None, a["merge"], None,
+                                         a["next_flagged"]]
+        self._update_actions()
+
+    def _build_view_menu(self, v) -> None:
+        """View, after its shortcut entries (the tabs, ranking, sizes): theme, the docks, the
+        thumbnail cache."""
         v.addSeparator()
         theme_menu = v.addMenu("Theme")
         group = QActionGroup(self)
@@ -321,10 +334,6 @@ class MainWindow(QMainWindow):
         warm = v.addAction("Warm up the thumbnail cache")
         warm.setStatusTip("Decode every thumbnail once in the background")
         warm.triggered.connect(self.warm_thumbnails)
-        self.clusters.context_actions = [a["state_done"], a["state_in_review"],
-                                         a["state_unreviewed"], None, a["merge"], None,
-                                         a["next_flagged"]]
-        self._update_actions()
 
     def shortcut_rows(self) -> list[tuple[str, str, str]]:
         """(group, what, keys) for every keyed action of the window and the widgets' own keys
@@ -345,12 +354,20 @@ class MainWindow(QMainWindow):
         self.start.demo_requested.connect(self.open_demo)
         self.start.forget_requested.connect(self._forget_recent)
         self.clusters.cluster_selected.connect(self.show_cluster)
-        self.gallery.current_changed.connect(self.inspector.show_image)
-        self.gallery.selection_changed.connect(self.inspector.highlight)
+        self.gallery.current_changed.connect(self._gallery_current)
+        self.gallery.selection_changed.connect(self._gallery_selection)
+        self.views.image_current.connect(self._view_current)
+        self.views.image_selection.connect(self.inspector.highlight)
+        self.views.tab_shown.connect(self._tab_shown)
+        self.views.map.image_clicked.connect(self._map_clicked)
+        self.views.compare.move_requested.connect(lambda ids, name: self.curation.move(ids, name))
+        self.controller.changed.connect(self.views.on_changed)  # after the window's refresh
+        for panel in (self.views.flagged, self.views.ranked):
+            panel.size_slider.valueChanged.connect(self._share_size)
         self.gallery.rank_changed.connect(self._on_rank_changed)
         self.gallery.run_selected.connect(self.show_run)
         self.gallery.clear_range_button.clicked.connect(self.inspector.reset_range)
-        self.inspector.image_clicked.connect(self.gallery.select_image)
+        self.inspector.image_clicked.connect(self._inspector_clicked)
         self.inspector.range_changed.connect(self.gallery.set_range)
         self.inspector.range_cleared.connect(self.gallery.clear_range)
         self.inspector.annotation_edited.connect(self.curation.edit)
@@ -361,6 +378,7 @@ class MainWindow(QMainWindow):
         self.jobs.finished.connect(lambda *_: settle_memory(collect=False))
         self.inspector.similarity_shown.connect(lambda: settle_memory(collect=False))
         self.gallery.size_slider.valueChanged.connect(self.settings.set_thumbnail_size)
+        self.gallery.size_slider.valueChanged.connect(self._share_size)
         self.controller.message.connect(lambda text: self.status.showMessage(text, 4000))
         stack = self.controller.stack
         for signal in (stack.canUndoChanged, stack.canRedoChanged, stack.undoTextChanged,
@@ -443,6 +461,7 @@ class MainWindow(QMainWindow):
         app = QApplication.instance()
         self.dark = apply_theme(app, theme)
         self.inspector.apply_theme(self.dark)
+        self.views.map.apply_theme(self.dark)
         if save:
             self.settings.set_theme(theme)
 
@@ -549,6 +568,7 @@ class MainWindow(QMainWindow):
         self.loader.set_cache_dir(review.project.thumbnails_dir if review else None)
         self.inspector.set_review(review)
         self.gallery.set_review(review)
+        self.views.set_review(review)
         same = review is not None and old is not None and old.project is review.project
         self.clusters.set_summaries(review.summaries if review else None,
                                     review.cluster_explanations if review else None,
@@ -712,6 +732,7 @@ class MainWindow(QMainWindow):
         self.inspector.show_cluster(cluster_id, self.gallery.ranked_ids(), self.gallery.by)
         self.seeds.refresh()
         self.subclusters.describe_cluster()
+        self.views.map.set_cluster(cluster_id)
 
     def _on_rank_changed(self, by: str, _descending: bool) -> None:
         if self.gallery.cluster_id >= 0:
@@ -719,9 +740,97 @@ class MainWindow(QMainWindow):
             self.inspector.show_image(self.gallery.current_id())
 
     def cycle_rank(self) -> None:
-        combo = self.gallery.rank_combo
+        combo = self.shown_gallery().rank_combo
         if combo.count() and combo.isEnabled():
             combo.setCurrentIndex((combo.currentIndex() + 1) % combo.count())
+
+    # ----------------------------------------------------------------- the views (tabs)
+    def show_view(self, name: str) -> None:
+        """Show a tab of the centre: cluster, flagged, ranked, compare (on the current image
+        when it is a suspect or a duplicate), map."""
+        self.views.show_tab(name, self.current_image())
+
+    def image_view(self):
+        """What J / K step through: the shown dataset-wide view, else the cluster gallery."""
+        return self.views.image_view() or self.gallery
+
+    def shown_gallery(self) -> GalleryPanel:
+        """The gallery shown (rank, order, size, filters): a dataset-wide one or the
+        cluster's."""
+        return self.views.dataset_gallery() or self.gallery
+
+    def current_image(self) -> int:
+        """The image the curator looks at (the one the inspector shows)."""
+        view = self.views.image_view()
+        return view.current_id() if view is not None else self.gallery.current_id()
+
+    def next_flagged(self) -> bool:
+        panel = self.views.dataset_gallery()
+        return panel.next_flagged() if panel is not None else navigation.next_flagged(self)
+
+    def move_nearer(self) -> bool:
+        """Shift+M: move the identity suspect shown to the cluster it is nearer to."""
+        if self.review is None or not self.controller.can_edit:
+            self.status.showMessage(self.controller.why_not(), 4000)
+            return False
+        target = self.views.nearer_target(self.current_image())
+        if target is None:
+            self.status.showMessage("This image is not an identity suspect with a nearer "
+                                    "cluster (Compare, Ctrl+4, shows the suspects).", 4000)
+            return False
+        image, name = target
+        return self.curation.move([image], name)
+
+    def _gallery_current(self, image_id: int) -> None:
+        self.views.map.mark_current(image_id)
+        if self.views.image_view() is None:  # the cluster gallery (or its map) is shown
+            self.inspector.show_image(image_id)
+
+    def _gallery_selection(self, ids) -> None:
+        self.views.map.highlight(ids)
+        if self.views.image_view() is None:
+            self.inspector.highlight(ids)
+
+    def _view_current(self, image_id: int) -> None:
+        """A dataset-wide view's current image: the cluster list, gallery and inspector go
+        to its cluster, so that everything shown is about that image."""
+        rv = self.review
+        if rv is None or not 0 <= image_id < rv.n_images:
+            return
+        c = int(rv.labels[image_id])
+        if self.gallery.cluster_id != c and not self.clusters.select_cluster(c):
+            self.show_cluster(c)  # hidden by the list's filters: shown all the same
+        self.gallery.select_image(image_id)
+        self.inspector.show_image(image_id)
+
+    def _tab_shown(self, name: str) -> None:
+        if name == MAP_TAB:
+            self.views.map.set_cluster(self.gallery.cluster_id)
+        view = self.views.image_view()
+        if view is None:
+            self.inspector.show_image(self.gallery.current_id())
+            self.inspector.highlight(self.gallery.selected_ids())
+            self.centre_focus().setFocus()
+        else:
+            self._view_current(view.current_id())
+            self.centre_focus().setFocus()
+
+    def _map_clicked(self, image_id: int) -> None:
+        """A point of the map: its image becomes current in the gallery (its cluster first
+        when the map shows a dataset sample)."""
+        if not self.gallery.select_image(image_id):
+            self.go_to_image(image_id)
+
+    def _inspector_clicked(self, image_id: int) -> None:
+        view = self.views.image_view()
+        if view is None or not view.select_image(image_id):
+            self.gallery.select_image(image_id)
+
+    def _share_size(self, px: int) -> None:
+        """One thumbnail size for every gallery (they share the loader's decoded size)."""
+        for panel in (self.gallery, self.views.flagged, self.views.ranked):
+            if panel.size_slider.value() != px:
+                panel.size_slider.setValue(px)
 
     def escape(self) -> None:
         if self.jobs.busy:
@@ -764,7 +873,7 @@ class MainWindow(QMainWindow):
     # ----------------------------------------------------------------- focus
     def focus_panels(self) -> list[QWidget]:
         """The panels Tab moves between, in order (each by the widget that takes the focus)."""
-        panels = [self.clusters.table, self.gallery.view, self.inspector.editor.tier]
+        panels = [self.clusters.table, self.centre_focus(), self.inspector.editor.tier]
         if self.seed_dock.isVisible() and not self.seed_dock.visibleRegion().isEmpty():
             panels.append(self.seed_panel.table)
         return [p for p in panels if p.isVisible() and p.isEnabled()]
@@ -794,9 +903,18 @@ class MainWindow(QMainWindow):
             return self.inspector
         if widget is self.seed_panel.table:
             return self.seed_dock
-        if widget is self.gallery.view:
-            return self.gallery
+        if widget is self.centre_focus():
+            return self.views
         return self.clusters
+
+    def centre_focus(self) -> QWidget:
+        """The widget of the centre tab shown that takes the focus."""
+        view = self.views.image_view()
+        if view is self.views.compare:
+            return self.views.compare.active.view
+        if view is not None:
+            return view.view
+        return self.views.map.plot if self.views.name == MAP_TAB else self.gallery.view
 
     def toggle_history(self) -> None:
         self.history_dock.setVisible(not self.history_dock.isVisible())
@@ -864,8 +982,11 @@ class MainWindow(QMainWindow):
                 if self.jobs.busy:
                     continue
                 self.gallery.view.viewport().repaint()  # requests what is visible
+                for viewport in self.views.viewports():
+                    viewport.repaint()
                 app.processEvents()
-                if self.loader.idle() and self.inspector.wait_similarity(0):
+                if self.loader.idle() and self.inspector.wait_similarity(0) \
+                        and self.views.idle():
                     app.processEvents()
                     if self.loader.idle() and not self.jobs.busy:
                         return True
@@ -881,6 +1002,7 @@ class MainWindow(QMainWindow):
         self.jobs.shutdown()
         self.loader.shutdown()
         self.inspector.shutdown()
+        self.views.map.shutdown()
         self._device.forget()
         self._device.wait()
         if self.review is not None:

@@ -2,10 +2,11 @@
 and the help dialog lists it, so the two never disagree.
 
 Scopes: `window` keys work wherever the focus is (text fields keep their own typing and Ctrl+Z);
-`gallery` keys act on the gallery's selected images and work wherever that selection is shown —
-the gallery, the cluster list, the inspector's plots, the large preview — but never while a text
-field has the focus (a line edit or spin box takes a typed digit or letter as text, so typing a
-note or a filter never changes a label by accident).
+`gallery` keys act on the selected images of the view shown (the cluster gallery, or a view
+over the whole dataset: flagged, ranked, compare) and work wherever that selection is shown —
+the gallery, the cluster list, the inspector's plots, the map, the large preview — but never
+while a text field has the focus (a line edit or spin box takes a typed digit or letter as
+text, so typing a note or a filter never changes a label by accident).
 """
 
 from __future__ import annotations
@@ -67,6 +68,9 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     S("note", "Edit &note", ("E",), "gallery", "Image", "Label the selected images"),
     S("move", "&Move selected images to cluster…", ("Ctrl+M",), "gallery", "Image",
       "Clusters", separator=True),
+    S("move_nearer", "Move to the &nearer cluster (identity suspect)", ("Shift+M",), "gallery",
+      "Image", "Clusters", tip="Move the identity suspect shown to the cluster its flag says "
+      "it is nearer to (Compare shows both clusters' anchors); Ctrl+Z undoes"),
     S("next_image", "Next image", ("J",), "gallery", "Image", "Move around", separator=True),
     S("prev_image", "Previous image", ("K",), "gallery", "Image", "Move around"),
     # ---- Cluster
@@ -86,7 +90,19 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     S("filter_clusters", "Filter clusters", ("Ctrl+F",), menu="Cluster", group="Move around",
       separator=True),
     # ---- View
-    S("rank_next", "Rank by the next score", ("S",), menu="View", group="View"),
+    S("view_cluster", "&Cluster gallery", ("Ctrl+1",), menu="View", group="Views"),
+    S("view_flagged", "&Flagged images of the whole dataset", ("Ctrl+2",), menu="View",
+      group="Views", tip="Every flagged image across clusters, by flag kind"),
+    S("view_ranked", "&All images ranked", ("Ctrl+3",), menu="View", group="Views",
+      tip="Every image of the dataset ranked by one score"),
+    S("view_compare", "C&ompare (identity suspects, near duplicates)", ("Ctrl+4",),
+      menu="View", group="Views", tip="The current image beside its own cluster's and the "
+      "nearer cluster's anchors, or its near-duplicate group"),
+    S("view_map", "Embedding &map", ("Ctrl+5",), menu="View", group="Views",
+      tip="The cluster (or a dataset sample) on the first two principal axes of its "
+      "embeddings; click a point to select its image"),
+    S("rank_next", "Rank by the next score", ("S",), menu="View", group="View",
+      separator=True),
     S("reverse", "Reverse the order", ("O",), menu="View", group="View"),
     S("larger", "Larger thumbnails", ("Ctrl+=", "Ctrl++"), menu="View", group="View"),
     S("smaller", "Smaller thumbnails", ("Ctrl+-",), menu="View", group="View"),
@@ -120,9 +136,13 @@ WIDGET_KEYS: tuple[tuple[str, str, str], ...] = (
     ("Right-click a cluster", "Review state, merge", "Clusters"),
     ("Tab / Shift+Tab", "Move the focus to the next / previous panel: cluster list, gallery, "
      "inspector, seed set", "Move around"),
+    ("J / K in Compare", "The next / previous identity suspect or near-duplicate group",
+     "Views"),
+    ("Click a point of the map", "Select its image (the gallery and the inspector follow)",
+     "Views"),
 )
 
-GROUP_ORDER = ("Label the selected images", "Move around", "Clusters", "Undo", "View",
+GROUP_ORDER = ("Label the selected images", "Move around", "Clusters", "Undo", "Views", "View",
                "Scoring", "Project", "Help")
 
 
