@@ -164,3 +164,27 @@ def test_view_screenshot_is_the_size_asked(qtbot, sample_project, tmp_path,
                  "--view", view]) == 0
     image = QImage(str(shot))
     assert (image.width(), image.height()) == (1280, 720)
+
+
+def test_a_ring_shows_which_panel_has_the_keys(qtbot, window_factory, sample_project):
+    w = window_factory(sample_project)
+    w.activateWindow()
+    ring = w.focus_ring
+    w.clusters.table.setFocus()
+    qtbot.waitUntil(lambda: ring.panel is w.clusters)
+    assert ring.isVisible()
+    assert ring.geometry().topLeft() == w.clusters.mapTo(w, w.clusters.rect().topLeft())
+    assert ring.size() == w.clusters.size()
+    # Tab moves the keys, and the ring goes with them: the centre view, then the inspector
+    _key(qtbot, Qt.Key.Key_Tab)
+    assert ring.panel is w.views and ring.geometry().size() == w.views.size()
+    _key(qtbot, Qt.Key.Key_Tab)
+    assert ring.panel is w.inspector
+    # it follows the panel when the splitter gives it another width
+    sizes = w.splitter.sizes()
+    w.splitter.setSizes([sizes[0], sizes[1] - 80, sizes[2] + 80])
+    qtbot.waitUntil(lambda: ring.size() == w.inspector.size())
+    # no project, no panel: no ring over the start screen
+    w.close_project()
+    qtbot.waitUntil(lambda: w.stack.currentWidget() is w.start)
+    assert not ring.isVisible()

@@ -38,6 +38,7 @@ from fiqa_gui.gui.cluster_table import ClusterPanel
 from fiqa_gui.gui.clustering_panel import ClusteringActions, ClusteringPanel
 from fiqa_gui.gui.curation_controller import CurationController
 from fiqa_gui.gui.export_dialog import ExportDialog
+from fiqa_gui.gui.focus_ring import FocusRing
 from fiqa_gui.gui.gallery_view import GalleryPanel
 from fiqa_gui.gui.help_dialogs import AboutDialog, ScoreGuideDialog
 from fiqa_gui.gui.history_panel import HistoryPanel
@@ -170,6 +171,10 @@ class MainWindow(QMainWindow):
         self.seed_dock.raise_()
         self.docks = (self.seed_dock, self.clustering_dock, self.history_dock)
         self.subclusters = ClusteringActions(self, self.clustering_panel)
+        self.focus_ring = FocusRing(self)
+        QApplication.instance().focusChanged.connect(self._focus_moved)
+        self.stack.currentChanged.connect(
+            lambda _i: self._focus_moved(None, QApplication.focusWidget()))
         self._docks_sized = False  # the bottom docks get their default height on first show
         self.read_only_prompt: ReadOnlyPrompt | None = None
         self.rescore_dialog: RescoreDialog | None = None
@@ -916,6 +921,20 @@ class MainWindow(QMainWindow):
             return view.view
         return self.views.map.plot if self.views.name == MAP_TAB else self.gallery.view
 
+    def focused_panel(self, widget: QWidget | None) -> QWidget | None:
+        """The panel (cluster list, centre view, inspector, a dock) a widget is in, or None
+        (the start screen, a dialog, a floating dock)."""
+        if widget is None or widget.window() is not self \
+                or self.stack.currentWidget() is not self.splitter:
+            return None
+        for panel in (self.clusters, self.views, self.inspector, *self.docks):
+            if panel is widget or panel.isAncestorOf(widget):
+                return panel
+        return None
+
+    def _focus_moved(self, _old, new) -> None:
+        self.focus_ring.follow(self.focused_panel(new))
+
     def toggle_history(self) -> None:
         self.history_dock.setVisible(not self.history_dock.isVisible())
 
@@ -996,6 +1015,10 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         """Stop every worker and close the project (idempotent)."""
+        try:
+            QApplication.instance().focusChanged.disconnect(self._focus_moved)
+        except (RuntimeError, TypeError):
+            pass  # already disconnected
         self.controller.stack.blockSignals(True)
         self.controller.set_project(None)
         self.controller.stack.blockSignals(False)
