@@ -97,6 +97,10 @@ def test_anchors_come_first_then_the_best_quality():
     np.testing.assert_array_equal(anchors(scores, members, 3, exclude=[2]), [3, 1, 4])
     del scores["is_anchor"]
     np.testing.assert_array_equal(anchors(scores, members, 2), [1, 4])
+    # the top-up stops at the cluster's median quality: poor images never pose as anchors
+    np.testing.assert_array_equal(anchors(scores, members, 5), [1, 4, 2])
+    scores["is_anchor"] = np.array([0, 0, 0, 1, 0], float)
+    np.testing.assert_array_equal(anchors(scores, members, 5), [3, 1, 4, 2])
 
 
 def test_near_duplicate_groups():

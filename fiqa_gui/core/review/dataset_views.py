@@ -134,17 +134,23 @@ def suspect_of(image_id: int, labels: np.ndarray, names: Sequence[str],
 def anchors(scores: dict | None, members: np.ndarray, k: int = 8,
             exclude: Iterable[int] = ()) -> np.ndarray:
     """Up to `k` images that show what a cluster's person looks like: the run's anchors
-    (`is_anchor`), best quality first, topped up with the best-quality other members."""
+    (`is_anchor`), best quality first, topped up with other members of the better half by
+    quality — never the cluster's poor images (an over-exposed face shows no one)."""
     members = np.asarray(members, dtype=np.int64)
     members = members[~np.isin(members, np.fromiter(exclude, dtype=np.int64))]
     if scores is None or not len(members):
         return members[:k]
     col = next((c for c in ("quality", "sdd") if c in scores), None)
-    ranked = order_ids(members, scores[col]) if col is not None else members
-    if "is_anchor" in scores:
-        flag = np.nan_to_num(np.asarray(scores["is_anchor"], dtype=float)[ranked]) > 0
-        ranked = np.concatenate([ranked[flag], ranked[~flag]])
-    return ranked[:k]
+    if col is None:
+        return members[:k]
+    values = np.asarray(scores[col], dtype=float)
+    ranked = order_ids(members, values)
+    flag = is_anchor(scores, ranked)
+    top_up = ranked[~flag]
+    known = values[members][np.isfinite(values[members])]
+    if len(known):
+        top_up = top_up[values[top_up] >= np.median(known)]
+    return np.concatenate([ranked[flag], top_up])[:k]
 
 
 def is_anchor(scores: dict | None, ids: np.ndarray) -> np.ndarray:
