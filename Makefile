@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: setup demo test test-all lint lint-imports bench clean
+.PHONY: setup demo test test-all lint lint-imports bench dist clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,5 +37,12 @@ lint-imports: setup
 bench: setup
 	$(PY) benchmarks/bench_scoring.py
 
+# The PyInstaller one-folder bundle: dist/fiqa-curator/fiqa-curator (see packaging/fiqa-curator.spec;
+# FIQA_DIST_EXTRAS=dlib,onnx adds the optional face-detection and ONNX extras).
+dist: setup
+	$(PY) -m pip install --quiet 'pyinstaller>=6'
+	$(VENV)/bin/pyinstaller --noconfirm --clean --distpath dist --workpath build/pyinstaller \
+		packaging/fiqa-curator.spec
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache
