@@ -48,14 +48,26 @@ def long_tailed_sizes(n: int, rng: np.random.Generator, median: float = 50.0,
     return sizes[sizes > 0]
 
 
-def write_synthetic(path: Path, n: int, dim: int, seed: int = 0) -> tuple[np.ndarray, int]:
-    """Identity vector + per-image noise of random strength, rows shuffled, written as .npy."""
+def write_synthetic(path: Path, n: int, dim: int, seed: int = 0, *, median: float = 50.0,
+                    groups: int = 0, group_share: float = 0.5) -> tuple[np.ndarray, int]:
+    """Identity vector + per-image noise of random strength, rows shuffled, written as .npy.
+
+    `median`: the clusters' median size (50: MS1MV2's ~68 per identity on average; 14.5: ~20).
+    `groups` > 0 puts the identities in that many look-alike groups (a share `group_share` of
+    each identity vector is its group's direction), a stand-in for the structure of real face
+    centres (identities of one age, sex, ... lie together); 0: structureless random centres."""
     rng = np.random.default_rng(seed)
-    sizes = long_tailed_sizes(n, rng)
+    sizes = long_tailed_sizes(n, rng, median=median)
     labels = np.repeat(np.arange(len(sizes)), sizes)
     rng.shuffle(labels)
     ident = rng.standard_normal((len(sizes), dim), dtype=np.float32)
     ident /= np.linalg.norm(ident, axis=1, keepdims=True)
+    if groups > 0:
+        g = rng.standard_normal((groups, dim), dtype=np.float32)
+        g /= np.linalg.norm(g, axis=1, keepdims=True)
+        member = rng.integers(groups, size=len(sizes))
+        ident = np.sqrt(group_share) * g[member] + np.sqrt(1 - group_share) * ident
+        ident /= np.linalg.norm(ident, axis=1, keepdims=True)
     out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n, dim))
     step = 65536
     for a in range(0, n, step):

@@ -31,7 +31,8 @@ def _scoring_params(args):
     return ScoringParams(repeats=args.repeats, negatives=args.negatives,
                          positives=args.positives, seed=args.seed, exact=args.exact,
                          device=args.device, head_path=args.head,
-                         image_cues=not args.no_image_cues, workers=args.workers)
+                         image_cues=not args.no_image_cues, workers=args.workers,
+                         nnccs=args.nnccs)
 
 
 def _check_images_present(project) -> None:
@@ -154,6 +155,12 @@ def add_parsers(sub) -> None:
     s.add_argument("--positives", type=int, default=24, help="at most p positives (default 24)")
     s.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     s.add_argument("--head", metavar="FILE", help="classifier head (.npy/.npz/.pt) for CR")
+    s.add_argument("--nnccs", choices=("auto", "exact", "approx"), default="auto",
+                   help="CR's nearest other centre: exact (N·C·d), approx (an IVF index over "
+                        "the centres, used only where it finds the true nearest for ≥ 99.9 %% "
+                        "of a seeded sample of rows) or auto (approx on the CPU when N·C is "
+                        "large and it saves time; the run's parameters say which and why; "
+                        "default)")
     s.add_argument("--no-image-cues", action="store_true",
                    help="skip pixel cues (image files then need not exist)")
     s.add_argument("--workers", type=positive_int("--workers"), default=None,

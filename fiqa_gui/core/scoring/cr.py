@@ -30,6 +30,13 @@ from fiqa_gui.core.scoring.device import (
     resolve_device,
     run_chunks,
 )
+from fiqa_gui.core.scoring.nnccs_search import (
+    IVFCentreIndex,
+    SearchPlan,
+    plan,
+    sample_rows,
+    without_sample,
+)
 
 CR_EPS = 1e-9
 _SCORES_PER_CHUNK = 1 << 25  # rows × centres per screening GEMM (64 MiB in bfloat16)
@@ -267,11 +274,12 @@ def class_sums(embeddings: np.ndarray, labels: np.ndarray, n_clusters: int, devi
 
 def cr_scores(embeddings: np.ndarray, labels: np.ndarray, *, n_clusters: int | None = None,
               head: np.ndarray | None = None, device: str | torch.device = "auto",
-              progress: ProgressCallback | None = None, cancel: CancelToken | None = None
-              ) -> CRResult:
+              progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+              nnccs: str = "exact") -> CRResult:
     """CR-FIQA scores for every row (embeddings N×d, may be an np.memmap; labels 0..C-1).
 
     `head`: C×d centres from `load_head`; without it leave-one-out class means are used.
+    `nnccs`: how the nearest other centre is searched (`nnccs_search.MODES`).
     """
     t0 = time.perf_counter()
     progress = progress or no_progress
@@ -288,6 +296,7 @@ def cr_scores(embeddings: np.ndarray, labels: np.ndarray, *, n_clusters: int | N
     dev = resolve_device(device)
     with torch.inference_mode():
         centres = cr_centres(embeddings, labels, counts, head, dev, progress, cancel)
+        centres = plan_search(centres, embeddings, labels, nnccs, dev)
         scorer = CRRowScorer(centres, dev)
         ccs = np.empty(n, dtype=np.float32)
         nnccs = np.empty(n, dtype=np.float32)
@@ -309,7 +318,7 @@ def cr_scores(embeddings: np.ndarray, labels: np.ndarray, *, n_clusters: int | N
 
         run_chunks(score, range(0, n, step), dev, store, cancel)
     return cr_from_parts(ccs, nnccs, nn_cluster, labels, counts, head is not None, str(dev),
-                         time.perf_counter() - t0)
+                         time.perf_counter() - t0, centres.search)
 
 
 @dataclass
@@ -319,6 +328,25 @@ class CRCentres:
     centres: np.ndarray            # C×d float32, unit rows (or the head's rows)
     counts: np.ndarray             # C images per cluster
     sums: np.ndarray | None        # C×d float64 sums of the unit rows (None with a head)
+    search: SearchPlan | None = None  # how NNCCS is searched (None: exact)
+
+
+def plan_search(c: CRCentres, embeddings: np.ndarray, labels: np.ndarray, mode: str,
+                device: torch.device, seed: int = 0) -> CRCentres:
+    """`c` with its NNCCS search decided (`nnccs_search.plan`, on a seeded sample of rows)."""
+    c.search = without_sample(mode, len(c.centres), len(labels), device)
+    if c.search is not None:
+        return c
+    rows = sample_rows(len(labels), seed)
+    x = load_normalized(embeddings, rows, device)
+    own = labels[rows]
+    invalid = np.flatnonzero(np.asarray(c.counts) == 0) if c.sums is not None else None
+    exact = CentreIndex(torch.from_numpy(c.centres).to(device),
+                        torch.from_numpy(invalid).to(device)
+                        if invalid is not None and len(invalid) else None)
+    c.search = plan(mode, c.centres, invalid if invalid is not None and len(invalid) else None,
+                    x.cpu().numpy(), own, len(labels), device, exact)
+    return c
 
 
 def cr_centres(embeddings: np.ndarray, labels: np.ndarray, counts: np.ndarray,
@@ -360,6 +388,9 @@ class CRRowScorer:
             invalid = torch.nonzero(self.counts == 0).flatten()
             invalid = invalid if len(invalid) else None
         self.index = CentreIndex(self.centres, invalid)
+        if c.search is not None and c.search.mode == "ivf":
+            self.index = IVFCentreIndex(c.search.index_bytes, c.search.info["nprobe"],
+                                        self.centres, invalid, self.index)
 
     def score(self, x: torch.Tensor, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray,
                                                                   np.ndarray]:
@@ -375,12 +406,13 @@ class CRRowScorer:
 
 def cr_from_parts(ccs: np.ndarray, nnccs: np.ndarray, nn_cluster: np.ndarray,
                   labels: np.ndarray, counts: np.ndarray, head_given: bool, device: str,
-                  seconds: float = 0.0) -> CRResult:
+                  seconds: float = 0.0, search: SearchPlan | None = None) -> CRResult:
     """The result from every row's CCS and NNCCS (CR = CCS / (NNCCS + 1 + eps))."""
     cr = (ccs / (nnccs + 1.0 + CR_EPS)).astype(np.float32)
     singleton = counts[labels] < 2 if not head_given else np.zeros(len(labels), dtype=bool)
     params = {"method": "cr", "centres": "head" if head_given else "loo",
-              "eps": CR_EPS, "device": device}
+              "eps": CR_EPS, "device": device,
+              "nnccs_search": search.info if search is not None else {"used": "exact"}}
     return CRResult(cr, ccs, nnccs, nn_cluster, singleton, params["centres"], params, seconds)
 
 

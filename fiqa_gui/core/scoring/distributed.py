@@ -296,7 +296,7 @@ class RayBackend:
     # ----------------------------------------------------------------- CR
     def cr_scores(self, embeddings, labels, *, n_clusters: int | None = None, head=None,
                   device="auto", progress: ProgressCallback | None = None,
-                  cancel: CancelToken | None = None):
+                  cancel: CancelToken | None = None, nnccs: str = "exact"):
         progress = progress or no_progress
         t0 = time.perf_counter()
         labels = np.asarray(labels).astype(np.int64, copy=False)
@@ -311,6 +311,10 @@ class RayBackend:
         with torch.inference_mode():
             centres = cr_mod.cr_centres(embeddings, labels, counts, head, torch.device("cpu"),
                                         progress, cancel)
+            # decided once here (the trained index travels with the centres to every worker)
+            # (measured on the driver's CPU; auto stays exact for GPU workers)
+            mode = "exact" if nnccs == "auto" and dev.type != "cpu" else nnccs
+            centres = cr_mod.plan_search(centres, embeddings, labels, mode, torch.device("cpu"))
         centres_ref = self.ray.put(centres)  # broadcast once through the object store
         source = self._source(embeddings)
         labels_ref = self.ray.put(labels)
@@ -331,4 +335,5 @@ class RayBackend:
 
         self.map_tasks(_cr_task, args, "CR", n, put, progress, cancel)
         return cr_mod.cr_from_parts(ccs, nnccs, nn_cluster, labels, counts, head is not None,
-                                    f"ray:{devname}", time.perf_counter() - t0)
+                                    f"ray:{devname}", time.perf_counter() - t0,
+                                    centres.search)

@@ -35,6 +35,7 @@ class ScoringParams:
     head_path: str | None = None
     image_cues: bool = True
     workers: int | None = None
+    nnccs: str = "auto"  # CR's nearest-other-centre search (`nnccs_search.MODES`)
 
 
 @dataclass
@@ -57,6 +58,7 @@ class ScoreResult:
     sdd_raw: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
     stage_seconds: dict[str, float] = field(default_factory=dict)
     backend: dict = field(default_factory=lambda: {"kind": "one process"})
+    nnccs_search: dict = field(default_factory=lambda: {"used": "exact"})
 
     def __len__(self) -> int:
         return len(self.sdd)
@@ -76,6 +78,7 @@ class ScoreResult:
             "seconds": round(self.seconds, 3),
             "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
             "backend": self.backend,
+            "nnccs_search": self.nnccs_search,
             "sdd_normalisation": "none (exact W1)" if self.params.exact else
             "per-repetition min-max to [0,100], mean over repetitions",
             "sdd_signed": "sign(mean P - mean N) applied to each normalised repetition",
@@ -144,7 +147,7 @@ def score_dataset(embeddings: np.ndarray, labels: np.ndarray, cluster_names: lis
     stages["sdd"] = time.perf_counter() - t
     t = time.perf_counter()
     cres = cr_fn(embeddings, labels, n_clusters=len(cluster_names), head=head, device=dev,
-                 progress=progress, cancel=cancel)
+                 progress=progress, cancel=cancel, nnccs=params.nnccs)
     stages["cr"] = time.perf_counter() - t
 
     cues = {k: np.full(n, np.nan, dtype=np.float32) for k in CUES}
@@ -172,4 +175,5 @@ def score_dataset(embeddings: np.ndarray, labels: np.ndarray, cluster_names: lis
                        seconds=time.perf_counter() - t0, params=params, unreadable=unreadable,
                        nn_cluster=cres.nn_cluster, sdd_raw=sres.raw, stage_seconds=stages,
                        backend=backend.describe() if backend is not None else
-                       {"kind": "one process"})
+                       {"kind": "one process"},
+                       nnccs_search=cres.params.get("nnccs_search", {"used": "exact"}))
