@@ -29,10 +29,11 @@ changes `quality` in that cluster only.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 
-from fiqa_gui.core.labels.ranking import cluster_members
+from fiqa_gui.core.labels.grouped import CHUNK, Groups, unit_rows
 
 TAU = 0.05
 MAX_ANCHORS = 3
@@ -53,24 +54,39 @@ def propose_anchors(labels: np.ndarray, strength: np.ndarray, suspect: np.ndarra
                     max_anchors: int = MAX_ANCHORS,
                     fraction: float = ANCHOR_FRACTION) -> dict[int, list[int]]:
     """Per cluster (≥ 2 images), the best images by model-free quality that are not `suspect`
-    (the mask of `eligibility.ineligible`: identity suspects and near-blank images)."""
-    anchors: dict[int, list[int]] = {}
-    for members in cluster_members(labels):
-        if len(members) < 2:
-            continue
-        k = int(np.clip(np.ceil(fraction * len(members)), 1, max_anchors))
-        trusted = members[~suspect[members]]
-        pool = trusted if len(trusted) else members
-        ranked = pool[np.argsort(-np.nan_to_num(strength[pool], nan=-1.0), kind="stable")]
-        anchors[int(labels[members[0]])] = sorted(int(i) for i in ranked[:k])
-    return anchors
+    (the mask of `eligibility.ineligible`: identity suspects and near-blank images); all the
+    members are the pool of a cluster that has no eligible one. One sort for every cluster."""
+    labels = np.asarray(labels, dtype=np.int64)
+    if not len(labels):
+        return {}
+    suspect = np.asarray(suspect, dtype=bool)
+    groups = Groups(labels)
+    size = groups.size
+    want = np.clip(np.ceil(fraction * size), 1, max_anchors).astype(np.int64)
+    eligible = np.bincount(labels, weights=~suspect, minlength=groups.n_clusters)
+    eligible = eligible.astype(np.int64)
+    take = np.where(eligible > 0, np.minimum(want, eligible), want)
+    # cluster by cluster: eligible first, then by strength (NaN as -1) descending, ties by id
+    key = -np.nan_to_num(np.asarray(strength, dtype=float), nan=-1.0)
+    order = np.lexsort((np.arange(len(labels)), key, suspect, labels))
+    pos = np.arange(len(order)) - groups.start[labels[order]]
+    chosen = order[(pos < take[labels[order]]) & (size[labels[order]] >= 2)]
+    chosen = chosen[np.lexsort((chosen, labels[chosen]))]
+    cuts = np.flatnonzero(np.diff(labels[chosen])) + 1
+    return {int(labels[ids[0]]): ids.tolist() for ids in np.split(chosen, cuts) if len(ids)}
 
 
 def anchored_quality(embeddings: np.ndarray, labels: np.ndarray, strength: np.ndarray,
                      nnccs: np.ndarray, anchors: dict[int, list[int]], *,
                      approved: dict[int, list[int]] | None = None,
-                     tau: float = TAU) -> AnchoredResult:
-    """Compute `quality` for every image; `approved` anchors replace proposed ones per cluster."""
+                     tau: float = TAU, sums: np.ndarray | None = None) -> AnchoredResult:
+    """Compute `quality` for every image; `approved` anchors replace proposed ones per cluster.
+
+    `sums`: the clusters' sums of unit rows when the caller has them (`Groups.unit_sums`).
+    Streams over the rows once: each row's anchor centre is its cluster's anchor sum, less the
+    row itself when it is an anchor (a sole anchor is measured against the rest of its cluster
+    instead: it has no other trusted image)."""
+    labels = np.asarray(labels, dtype=np.int64)
     n = len(labels)
     used = dict(anchors)
     source = {c: "proposed" for c in anchors}
@@ -78,32 +94,53 @@ def anchored_quality(embeddings: np.ndarray, labels: np.ndarray, strength: np.nd
         if ids:
             used[c] = sorted(int(i) for i in ids)
             source[c] = "approved"
+    groups = Groups(labels)
     sim = np.full(n, np.nan)
-    for members in cluster_members(labels):
-        c = int(labels[members[0]])
-        if len(members) < 2 or c not in used:
-            continue
-        x = _unit(np.asarray(embeddings[members], dtype=np.float64))
-        a_ids = np.array(used[c])
-        a = _unit(np.asarray(embeddings[a_ids], dtype=np.float64))
-        a_sum = a.sum(axis=0)
-        is_anchor = np.isin(members, a_ids)
-        # Leave the image itself out of its anchor centre; a sole anchor is compared with the
-        # rest of its cluster instead (it has no other trusted image to be measured against).
-        centres = np.repeat(a_sum[None, :], len(members), axis=0)
-        centres[is_anchor] -= x[is_anchor]
-        lone = is_anchor & (len(a_ids) == 1)
-        if lone.any():
-            centres[lone] = x.sum(axis=0) - x[lone]
-        sim[members] = np.einsum("ij,ij->i", x, _unit(centres))
+    clusters = np.array([c for c, ids in used.items() if len(ids)], dtype=np.int64)
+    clusters = clusters[(clusters < groups.n_clusters)]
+    clusters = clusters[groups.size[clusters] >= 2] if len(clusters) else clusters
+    if len(clusters):
+        lists = [used[int(c)] for c in clusters]
+        a_ids = np.fromiter(chain.from_iterable(lists), dtype=np.int64)
+        a_of = np.repeat(clusters, [len(ids) for ids in lists])
+        a_unit = unit_rows(embeddings[np.sort(a_ids)])[np.argsort(np.argsort(a_ids))]
+        a_sum = np.zeros((groups.n_clusters, embeddings.shape[1]))
+        np.add.at(a_sum, a_of, a_unit)
+        n_anchors = np.bincount(a_of, minlength=groups.n_clusters)
+        is_anchor = np.zeros(n, dtype=bool)
+        is_anchor[a_ids[labels[a_ids] == a_of]] = True
+        has = np.zeros(groups.n_clusters, dtype=bool)
+        has[clusters] = True
+        lone_cluster = n_anchors == 1
+        if sums is None and lone_cluster.any():
+            sums = groups.unit_sums(embeddings)
+        a32, a_sq = a_sum.astype(np.float32), (a_sum * a_sum).sum(axis=1)
+        if sums is not None:
+            s32, s_sq = sums.astype(np.float32), (sums * sums).sum(axis=1)
+        step = CHUNK // 4
+        for a in range(0, n, step):
+            lab = labels[a:a + step]
+            rows = np.flatnonzero(has[lab])
+            if not len(rows):
+                continue
+            block = embeddings[a:a + step]
+            x = unit_rows(block[rows] if len(rows) < len(lab) else block, np.float32)
+            c = lab[rows]
+            mine = is_anchor[a + rows]
+            lone = mine & lone_cluster[c]
+            ref, ref_sq = a32[c], a_sq[c]
+            if lone.any():
+                ref[lone], ref_sq[lone] = s32[c[lone]], s_sq[c[lone]]
+            # cos(x, r − x·[anchor]) from x·r, |r|² and |x|² (no centre is normalised)
+            dot = np.einsum("ij,ij->i", x, ref).astype(np.float64)
+            xx = np.einsum("ij,ij->i", x, x).astype(np.float64) * mine
+            num = dot - xx
+            den = np.sqrt(np.maximum(ref_sq - 2 * dot * mine + xx, 0.0))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                sim[a + rows] = np.where(den > 0, num / den, 0.0)
     with np.errstate(over="ignore", invalid="ignore"):
         certainty = 1.0 / (1.0 + np.exp(-(sim - np.asarray(nnccs, dtype=float)) / tau))
     quality = 100.0 * np.asarray(strength, dtype=float) * certainty
     return AnchoredResult(quality=quality, strength=np.asarray(strength, dtype=float),
                           certainty=certainty, anchor_similarity=sim, anchors=used,
                           anchor_source=source)
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    norm = np.linalg.norm(v, axis=-1, keepdims=True)
-    return v / np.where(norm > 0, norm, 1.0)

@@ -44,8 +44,8 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from fiqa_gui.core.labels.grouped import Groups, unit_rows
 from fiqa_gui.core.labels.quality_scale import QualityScale, quality_scale
-from fiqa_gui.core.labels.ranking import cluster_members, descending_ranks
 
 IMAGE_FLAGS = ("singleton", "identity_suspect", "score_shift", "near_duplicate", "low_iq",
                "unreadable")
@@ -65,13 +65,8 @@ class FlagParams:
 
 def _trap_cues(p_emb: float, p_pix: float, params: FlagParams) -> tuple[bool, bool]:
     """(embedding says poor, pixels say poor) under the trap rule of the module docstring."""
-    emb_ok, pix_ok = bool(np.isfinite(p_emb)), bool(np.isfinite(p_pix))
-    if not pix_ok:
-        return emb_ok and p_emb >= params.trap_embedding, False
-    both = emb_ok and p_emb >= params.trap_embedding and p_pix >= params.trap_pixel_support
-    by_emb = both or (emb_ok and p_emb >= params.trap_embedding_alone)
-    by_pix = both or p_pix >= params.trap_pixel
-    return by_emb, by_pix
+    by_emb, by_pix = _trap_cues_all(np.array([p_emb], float), np.array([p_pix], float), params)
+    return bool(by_emb[0]), bool(by_pix[0])
 
 
 @dataclass
@@ -117,111 +112,92 @@ def diagnose(embeddings: np.ndarray, labels: np.ndarray, *, strength: np.ndarray
              unreadable: np.ndarray | None = None,
              params: FlagParams = FlagParams(), scale: QualityScale | None = None,
              cluster_names: list[str] | None = None,
-             nn_cluster: np.ndarray | None = None) -> Diagnostics:
+             nn_cluster: np.ndarray | None = None,
+             sums: np.ndarray | None = None) -> Diagnostics:
     """Compute every flag; `strength` is `quality_cues.model_free_quality` (0–1, shown next to
     the flags), `scale` the poorness scale (computed here from embeddings and `iq` without a
     pixel calibration when None), `nn_cluster` the nearest other cluster per image (computed for
-    identity suspects when None); `cluster_names` name clusters in the explanations."""
+    identity suspects when None); `cluster_names` name clusters in the explanations; `sums`
+    the clusters' sums of unit rows when the caller has them (`grouped.Groups.unit_sums`).
+
+    Every per-cluster statistic is computed for all clusters at once (`grouped.Groups`); Python
+    loops run only over what is flagged."""
     n = len(labels)
-    n_clusters = int(labels.max()) + 1 if n else 0
+    labels = np.asarray(labels, dtype=np.int64)
+    groups = Groups(labels)
+    size = groups.size
     flags: list[list[str]] = [[] for _ in range(n)]
     details: list[FlagDetail] = []
     cluster_flags: dict[int, list[str]] = {}
-    cohesion = np.full(n_clusters, np.nan)
-    cluster_strength = np.full(n_clusters, np.nan)
-    dup_group = np.full(n, -1, dtype=np.int64)
-    next_group = 0
-
-    groups = cluster_members(labels)
-    for members in groups:
-        c = int(labels[members[0]])
-        k = len(members)
-        cluster_strength[c] = np.nanmedian(strength[members])
-        if k < 2:
-            continue
-        x = np.asarray(embeddings[members], dtype=np.float64)
-        x /= np.linalg.norm(x, axis=1, keepdims=True)
-        s = x @ x.T
-        cohesion[c] = (s.sum() - np.trace(s)) / (k * (k - 1))
-        # near duplicates: connected components of the "cos ≥ threshold" graph in the cluster
-        np.fill_diagonal(s, -np.inf)
-        ii, jj = np.nonzero(s >= params.near_dup_cos)
-        if len(ii):
-            graph = coo_matrix((np.ones(len(ii)), (ii, jj)), shape=(k, k))
-            _, comp = connected_components(graph, directed=False)
-            sizes = np.bincount(comp)
-            for g in np.flatnonzero(sizes > 1):
-                ids = members[comp == g]
-                dup_group[ids] = next_group
-                for i in ids:
-                    flags[i].append("near_duplicate")
-                details.append(FlagDetail(
-                    "near_duplicate", c, int(ids[0]),
-                    f"{len(ids)} images of this cluster are near-identical (cosine ≥ "
-                    f"{params.near_dup_cos}); copies inflate each other's positives, so their "
-                    "SDD is too high.",
-                    {"group": next_group, "images": ids.tolist(),
-                     "min_cosine": float(s[np.ix_(comp == g, comp == g)][
-                         np.isfinite(s[np.ix_(comp == g, comp == g)])].min())}))
-                next_group += 1
+    per_cluster: dict[int, list[FlagDetail]] = {}  # cluster-level details, in cluster order
+    cluster_strength = groups.nanmedian(strength)
+    cohesion = _cohesion(groups, groups.unit_sums(embeddings) if sums is None else sums)
+    dup_group, dup_details = _near_duplicates(groups, embeddings, params.near_dup_cos, flags)
+    details.extend(dup_details)
 
     if scale is None:
         scale = quality_scale(embeddings, labels, iq)
     poorness = scale.poorness
-    cluster_poorness = np.full(n_clusters, np.nan)
+    cluster_poorness = np.where(size >= 2, groups.nanmedian(poorness), np.nan)
     ref_sdd = np.sort(sdd[scale.good][np.isfinite(sdd[scale.good])])
 
     def name(c: int) -> str:
         return f"'{cluster_names[c]}'" if cluster_names is not None else f"#{c}"
 
-    for members in groups:
-        c = int(labels[members[0]])
-        k = len(members)
-        if k == 1:
-            i = int(members[0])
-            flags[i].append("singleton")
-            details.append(FlagDetail("singleton", c, i, "The only image of its cluster: SDD "
-                                      "and CR are undefined (no positives).", {}))
-            continue
-        cluster_poorness[c] = _nanmedian(poorness[members])
-        if k < 3:
-            continue
-        p_emb = _nanmedian(scale.embedding_poorness[members])
-        p_pix = _nanmedian(scale.pixel_poorness[members])
-        c_sdd = _nanmedian(sdd[members])
-        by_emb, by_pix = _trap_cues(p_emb, p_pix, params)
-        if by_emb or by_pix:
-            cluster_flags.setdefault(c, []).append("consistency_trap")
-            cues = []
-            if by_emb:
-                cues.append(f"its embeddings sit {p_emb:.0%} of the way from the good "
-                            "references toward where poor images of every identity gather")
-            if by_pix:
-                cues.append(f"its pixel quality is {p_pix:.0%} of the way from the good "
-                            "references to the poor ones")
-            sdd_pct = (float(np.searchsorted(ref_sdd, c_sdd)) / len(ref_sdd)
-                       if len(ref_sdd) and np.isfinite(c_sdd) else np.nan)
-            sdd_text = (f"SDD rates its typical image {c_sdd:.0f}, above {sdd_pct:.0%} of the "
-                        "good references" if np.isfinite(sdd_pct) else
-                        "SDD, fed by these mutually similar images, rates them all alike")
-            details.append(FlagDetail(
-                "consistency_trap", c, None,
-                f"Its typical image is poor — {' and '.join(cues)} (scale: {scale.describe()},"
-                f" fixed by {scale.method}) — yet {sdd_text}. Mutually similar poor images are "
-                "each other's positives: consistent is not the same as good.",
-                {"embedding_poorness": _f(p_emb), "pixel_poorness": _f(p_pix),
-                 "threshold_embedding": params.trap_embedding,
-                 "threshold_embedding_alone": params.trap_embedding_alone,
-                 "threshold_pixel_support": params.trap_pixel_support,
-                 "threshold_pixel": params.trap_pixel,
-                 "median_sdd": _f(c_sdd), "sdd_percentile_of_good": _f(sdd_pct),
-                 "cohesion": _f(cohesion[c]), "median_strength": _f(cluster_strength[c]),
-                 "scale_method": scale.method, "scale_good": int(len(scale.good)),
-                 "scale_poor": int(len(scale.poor)), "iq_poor": scale.iq_poor,
-                 "mean_sdd": _f(np.nanmean(sdd[members])) if np.isfinite(sdd[members]).any()
-                 else None}))
-        _score_shift(c, members, poorness, strength, sdd, cr, params, flags, details,
-                     cluster_flags)
+    for c in np.flatnonzero(size == 1):
+        i = int(groups.members(c)[0])
+        flags[i].append("singleton")
+        per_cluster.setdefault(int(c), []).append(FlagDetail(
+            "singleton", int(c), i, "The only image of its cluster: SDD and CR are undefined "
+            "(no positives).", {}))
+
+    three = size >= 3
+    p_emb_all = groups.nanmedian(scale.embedding_poorness)
+    p_pix_all = groups.nanmedian(scale.pixel_poorness)
+    c_sdd_all = groups.nanmedian(sdd)
+    by_emb_all, by_pix_all = _trap_cues_all(p_emb_all, p_pix_all, params)
+    fin = np.isfinite(sdd)
+    n_fin = np.bincount(labels, weights=fin, minlength=groups.n_clusters)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_sdd = np.bincount(labels, weights=np.where(fin, sdd, 0.0),
+                               minlength=groups.n_clusters) / n_fin
+    described = scale.describe()
+    for c in np.flatnonzero(three & (by_emb_all | by_pix_all)):
+        c = int(c)
+        p_emb, p_pix, c_sdd = p_emb_all[c], p_pix_all[c], c_sdd_all[c]
+        by_emb, by_pix = bool(by_emb_all[c]), bool(by_pix_all[c])
+        cluster_flags.setdefault(c, []).append("consistency_trap")
+        cues = []
+        if by_emb:
+            cues.append(f"its embeddings sit {p_emb:.0%} of the way from the good "
+                        "references toward where poor images of every identity gather")
+        if by_pix:
+            cues.append(f"its pixel quality is {p_pix:.0%} of the way from the good "
+                        "references to the poor ones")
+        sdd_pct = (float(np.searchsorted(ref_sdd, c_sdd)) / len(ref_sdd)
+                   if len(ref_sdd) and np.isfinite(c_sdd) else np.nan)
+        sdd_text = (f"SDD rates its typical image {c_sdd:.0f}, above {sdd_pct:.0%} of the "
+                    "good references" if np.isfinite(sdd_pct) else
+                    "SDD, fed by these mutually similar images, rates them all alike")
+        per_cluster.setdefault(c, []).append(FlagDetail(
+            "consistency_trap", c, None,
+            f"Its typical image is poor — {' and '.join(cues)} (scale: {described},"
+            f" fixed by {scale.method}) — yet {sdd_text}. Mutually similar poor images are "
+            "each other's positives: consistent is not the same as good.",
+            {"embedding_poorness": _f(p_emb), "pixel_poorness": _f(p_pix),
+             "threshold_embedding": params.trap_embedding,
+             "threshold_embedding_alone": params.trap_embedding_alone,
+             "threshold_pixel_support": params.trap_pixel_support,
+             "threshold_pixel": params.trap_pixel,
+             "median_sdd": _f(c_sdd), "sdd_percentile_of_good": _f(sdd_pct),
+             "cohesion": _f(cohesion[c]), "median_strength": _f(cluster_strength[c]),
+             "scale_method": scale.method, "scale_good": int(len(scale.good)),
+             "scale_poor": int(len(scale.poor)), "iq_poor": scale.iq_poor,
+             "mean_sdd": _f(mean_sdd[c]) if n_fin[c] else None}))
+    _score_shift(groups, cluster_poorness, poorness, strength, sdd, cr, params, flags,
+                 per_cluster, cluster_flags)
+    for c in sorted(per_cluster):
+        details.extend(per_cluster[c])
 
     suspect = (np.nan_to_num(sdd_signed, nan=0.0) < 0) | (
         np.isfinite(ccs) & np.isfinite(nnccs) & (ccs < nnccs))
@@ -263,6 +239,64 @@ def diagnose(embeddings: np.ndarray, labels: np.ndarray, *, strength: np.ndarray
                        scale=scale)
 
 
+def _cohesion(groups: Groups, sums: np.ndarray) -> np.ndarray:
+    """Mean pairwise cosine of each cluster (NaN below 2 images): with S the sum of its k unit
+    rows, (|S|² − k) / (k(k − 1)) — the off-diagonal mean of the Gram matrix, from one pass."""
+    k = groups.size.astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = ((sums * sums).sum(axis=1) - k) / (k * (k - 1))
+    return np.where(groups.size >= 2, out, np.nan)
+
+
+def _near_duplicates(groups: Groups, embeddings: np.ndarray, threshold: float,
+                     flags: list[list[str]]) -> tuple[np.ndarray, list[FlagDetail]]:
+    """Groups of near-identical images: connected components of the "cos ≥ threshold" graph
+    inside each cluster (float64), for the clusters a batched float32 screen found pairs in."""
+    dup_group = np.full(len(groups.labels), -1, dtype=np.int64)
+    details: list[FlagDetail] = []
+    next_group = 0
+    for c in groups.close_pairs_clusters(embeddings, threshold):
+        c = int(c)
+        members = groups.members(c)
+        k = len(members)
+        x = unit_rows(embeddings[members])
+        s = x @ x.T
+        np.fill_diagonal(s, -np.inf)
+        ii, jj = np.nonzero(s >= threshold)
+        if not len(ii):
+            continue
+        graph = coo_matrix((np.ones(len(ii)), (ii, jj)), shape=(k, k))
+        _, comp = connected_components(graph, directed=False)
+        sizes = np.bincount(comp)
+        for g in np.flatnonzero(sizes > 1):
+            ids = members[comp == g]
+            dup_group[ids] = next_group
+            for i in ids:
+                flags[i].append("near_duplicate")
+            block = s[np.ix_(comp == g, comp == g)]
+            details.append(FlagDetail(
+                "near_duplicate", c, int(ids[0]),
+                f"{len(ids)} images of this cluster are near-identical (cosine ≥ "
+                f"{threshold}); copies inflate each other's positives, so their "
+                "SDD is too high.",
+                {"group": next_group, "images": ids.tolist(),
+                 "min_cosine": float(block[np.isfinite(block)].min())}))
+            next_group += 1
+    return dup_group, details
+
+
+def _trap_cues_all(p_emb: np.ndarray, p_pix: np.ndarray,
+                   params: FlagParams) -> tuple[np.ndarray, np.ndarray]:
+    """`_trap_cues` for arrays of cluster medians (NaN compares false, as there)."""
+    with np.errstate(invalid="ignore"):
+        emb = p_emb >= params.trap_embedding
+        both = emb & (p_pix >= params.trap_pixel_support)
+        pix_ok = np.isfinite(p_pix)
+        by_emb = np.where(pix_ok, both | (p_emb >= params.trap_embedding_alone), emb)
+        by_pix = pix_ok & (both | (p_pix >= params.trap_pixel))
+    return by_emb, by_pix
+
+
 def nearest_other_centres(embeddings: np.ndarray, labels: np.ndarray,
                           ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For images `ids`: cosine to the nearest centre of another cluster, and that cluster.
@@ -287,41 +321,47 @@ def nearest_other_centres(embeddings: np.ndarray, labels: np.ndarray,
     return sims[np.arange(len(ids)), best], best
 
 
-def _score_shift(c, members, poorness, strength, sdd, cr, params, flags, details,
+def _score_shift(groups: Groups, cluster_median: np.ndarray, poorness, strength, sdd, cr,
+                 params: FlagParams, flags, per_cluster: dict[int, list[FlagDetail]],
                  cluster_flags) -> None:
-    k = len(members)
-    median = _nanmedian(poorness[members])
-    if not np.isfinite(median):
+    """Images clearly better than their cluster's median poorness that SDD or CR ranks in the
+    bottom half (clusters of ≥ 3 images); SDD is asked first, an image is flagged once."""
+    labels = groups.labels
+    k = groups.size[labels]
+    median = cluster_median[labels]
+    with np.errstate(invalid="ignore"):
+        clear = (k >= 3) & np.isfinite(median) & (
+            np.nan_to_num(poorness, nan=np.inf) <= median - params.shift_gap)
+    if not clear.any():
         return
-    clear = np.nan_to_num(poorness[members], nan=np.inf) <= median - params.shift_gap
+    shifted = np.zeros(len(labels), dtype=bool)
+    found = []
     for name, score in (("SDD", sdd), ("CR", cr)):
-        vals = score[members]
-        if not np.isfinite(vals).any():
-            continue
-        ranks = descending_ranks(vals)  # rank 1 = best by this score inside the cluster
-        for j in np.flatnonzero(clear & (ranks > k / 2)):
-            i = int(members[j])
-            if "score_shift" in flags[i]:
-                continue
-            flags[i].append("score_shift")
-            if "score_shift" not in cluster_flags.get(c, []):
-                cluster_flags.setdefault(c, []).append("score_shift")
-            details.append(FlagDetail(
-                "score_shift", c, i,
-                f"Clearly better than its cluster's typical image (poorness {poorness[i]:.2f} vs"
-                f" the cluster's median {median:.2f}, on a scale where 0 is a typical good "
-                f"image and 1 a typical poor one; model-free quality {strength[i]:.0%}), yet "
-                f"{name} ranks it {ranks[j]} of {k}: a mutually similar majority sets the "
-                "cluster's scores and this image is the odd one out.",
-                {"poorness": float(poorness[i]), "cluster_median_poorness": median,
-                 "shift_gap": params.shift_gap, "strength": _f(strength[i]),
-                 "score": name, "rank": int(ranks[j]), "cluster_size": k}))
-
-
-def _nanmedian(v: np.ndarray) -> float:
-    v = np.asarray(v, dtype=float)
-    v = v[np.isfinite(v)]
-    return float(np.median(v)) if len(v) else float("nan")
+        score = np.asarray(score, dtype=float)
+        any_finite = np.bincount(labels, weights=np.isfinite(score),
+                                 minlength=groups.n_clusters) > 0
+        ranks = groups.descending_ranks(score)
+        hit = clear & any_finite[labels] & (ranks > k / 2) & ~shifted
+        shifted |= hit
+        found.extend((int(i), name, int(ranks[i])) for i in np.flatnonzero(hit))
+    # cluster by cluster, SDD's before CR's, members in id order (as a loop over clusters gave)
+    found.sort(key=lambda t: (int(labels[t[0]]), t[1] != "SDD", t[0]))
+    for i, name, rank in found:
+        c = int(labels[i])
+        flags[i].append("score_shift")
+        if "score_shift" not in cluster_flags.get(c, []):
+            cluster_flags.setdefault(c, []).append("score_shift")
+        m = float(cluster_median[c])
+        per_cluster.setdefault(c, []).append(FlagDetail(
+            "score_shift", c, i,
+            f"Clearly better than its cluster's typical image (poorness {poorness[i]:.2f} vs"
+            f" the cluster's median {m:.2f}, on a scale where 0 is a typical good "
+            f"image and 1 a typical poor one; model-free quality {strength[i]:.0%}), yet "
+            f"{name} ranks it {rank} of {int(groups.size[c])}: a mutually similar majority "
+            "sets the cluster's scores and this image is the odd one out.",
+            {"poorness": float(poorness[i]), "cluster_median_poorness": m,
+             "shift_gap": params.shift_gap, "strength": _f(strength[i]),
+             "score": name, "rank": rank, "cluster_size": int(groups.size[c])}))
 
 
 def _f(x) -> float | None:

@@ -15,6 +15,7 @@ import numpy as np
 from fiqa_gui.core.labels.anchored import AnchoredResult, anchored_quality, propose_anchors
 from fiqa_gui.core.labels.diagnostics import Diagnostics, FlagParams, diagnose
 from fiqa_gui.core.labels.eligibility import ineligible, near_blank
+from fiqa_gui.core.labels.grouped import Groups
 from fiqa_gui.core.labels.quality_cues import low_information_similarity, model_free_quality
 from fiqa_gui.core.labels.quality_scale import (
     MIN_REFERENCE,
@@ -79,15 +80,16 @@ def finish_scores(embeddings: np.ndarray, labels: np.ndarray, columns: dict[str,
                           trusted=trusted)
     # identity strength on the absolute poorness scale (the percentile form where it is NaN)
     strength = strength_from_poorness(scale.poorness, model_free_quality(lowinfo, iq))
+    sums = Groups(labels).unit_sums(embeddings)  # one pass, shared by cohesion and anchors
     diag = diagnose(embeddings, labels, strength=strength, sdd=columns["sdd"],
                     sdd_signed=columns["sdd_signed"], cr=columns["cr"], ccs=columns["ccs"],
                     nnccs=columns["nnccs"], iq=iq, unreadable=unreadable,
                     params=flag_params or FlagParams(), scale=scale,
-                    cluster_names=cluster_names, nn_cluster=nn_cluster)
+                    cluster_names=cluster_names, nn_cluster=nn_cluster, sums=sums)
     skip = ineligible(diag.image_flags, near_blank(len(labels), iq, luminance_variance))
     anchors = propose_anchors(labels, strength, skip)
     anchored = anchored_quality(embeddings, labels, strength, columns["nnccs"], anchors,
-                                approved=approved)
+                                approved=approved, sums=sums)
     return diag, anchored, lowinfo
 
 

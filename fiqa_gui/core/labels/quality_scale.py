@@ -111,14 +111,15 @@ def crowding(embeddings: np.ndarray, labels: np.ndarray, *, k: int = CROWD_K,
     kk = max(1, min(k, len(ref_clusters) - 1))
     # float32 products on unit-scale rows: ~1e-6 off float64, far below any threshold's grain
     ref = torch.from_numpy(np.array(embeddings[order], dtype=np.float32))
-    ref_sq = 0.5 * (ref * ref).sum(dim=1)
+    neg_half_sq = -0.5 * (ref * ref).sum(dim=1)
     col = torch.from_numpy(ref_index.reshape(-1).astype(np.int64))
     step = max(1, CHUNK // max(len(order), 1))
     with torch.inference_mode():
         for start in range(0, n, step):
             x = torch.from_numpy(np.array(embeddings[start:start + step], dtype=np.float32))
-            # −½‖x − r‖² = x·r − ½‖x‖² − ½‖r‖², then the nearest image of each reference cluster
-            near = x @ ref.T - ref_sq[None, :] - 0.5 * (x * x).sum(dim=1, keepdim=True)
+            # −½‖x − r‖² = x·r − ½‖r‖² − ½‖x‖², then the nearest image of each reference
+            # cluster; the row's own −½‖x‖² changes no order, so it is added to the mean last
+            near = torch.addmm(neg_half_sq, x, ref.T)
             per = torch.full((len(x), len(ref_clusters)), float("-inf"))
             per.scatter_reduce_(1, col.expand(len(x), -1), near, reduce="amax")
             own = np.searchsorted(ref_clusters, labels[start:start + step])
@@ -126,7 +127,8 @@ def crowding(embeddings: np.ndarray, labels: np.ndarray, *, k: int = CROWD_K,
             rows = np.flatnonzero(ref_clusters[own] == labels[start:start + step])
             per[torch.from_numpy(rows), torch.from_numpy(own[rows])] = float("-inf")
             top = torch.topk(per, kk, dim=1).values
-            out[start:start + len(x)] = 1.0 + top.double().mean(dim=1).numpy()
+            out[start:start + len(x)] = (1.0 + top.double().mean(dim=1)
+                                         - 0.5 * (x.double() * x.double()).sum(dim=1)).numpy()
     return out
 
 
