@@ -155,15 +155,15 @@ def test_embedding_map_is_linked_both_ways_with_the_gallery(qtbot, window_factor
 
 
 @pytest.mark.parametrize("view", ["flagged", "compare"])
-def test_view_screenshot_is_the_size_asked(qtbot, sample_project, tmp_path,
-                                                               view):
+@pytest.mark.parametrize("size", [(1280, 720), (1920, 1080)])
+def test_view_screenshot_is_the_size_asked(qtbot, sample_project, tmp_path, view, size):
     from fiqa_gui.cli import main
 
     shot = tmp_path / f"{view}.png"
-    assert main(["gui", str(sample_project), "--screenshot", str(shot), "--size", "1280x720",
-                 "--view", view]) == 0
+    assert main(["gui", str(sample_project), "--screenshot", str(shot), "--size",
+                 f"{size[0]}x{size[1]}", "--view", view]) == 0
     image = QImage(str(shot))
-    assert (image.width(), image.height()) == (1280, 720)
+    assert (image.width(), image.height()) == size
 
 
 def test_a_ring_shows_which_panel_has_the_keys(qtbot, window_factory, sample_project):
