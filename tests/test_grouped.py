@@ -112,3 +112,14 @@ def test_anchored_quality_matches_the_per_cluster_formula():
     np.testing.assert_allclose(res.anchor_similarity, _anchored_by_loop(x, labels, want),
                                atol=5e-6)
     assert res.anchor_source[20] == "approved"
+
+
+def test_average_ranks_are_scipys():
+    from scipy.stats import rankdata
+
+    from fiqa_gui.core.labels.ranking import average_ranks
+
+    rng = np.random.default_rng(4)
+    v = np.round(rng.standard_normal(5000), 1)  # many ties
+    np.testing.assert_array_equal(average_ranks(v), rankdata(v, method="average"))
+    assert average_ranks(np.array([])).shape == (0,)

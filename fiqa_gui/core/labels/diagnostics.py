@@ -41,8 +41,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from fiqa_gui.core.labels.grouped import Groups, unit_rows
 from fiqa_gui.core.labels.quality_scale import QualityScale, quality_scale
@@ -255,7 +253,11 @@ def _near_duplicates(groups: Groups, embeddings: np.ndarray, threshold: float,
     dup_group = np.full(len(groups.labels), -1, dtype=np.int64)
     details: list[FlagDetail] = []
     next_group = 0
-    for c in groups.close_pairs_clusters(embeddings, threshold):
+    hits = groups.close_pairs_clusters(embeddings, threshold)
+    if len(hits):
+        from scipy.sparse import coo_matrix  # only here: half a second of start-up
+        from scipy.sparse.csgraph import connected_components
+    for c in hits:
         c = int(c)
         members = groups.members(c)
         k = len(members)

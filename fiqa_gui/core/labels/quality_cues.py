@@ -14,7 +14,8 @@ different images, so `model_free_quality` averages their percentile ranks.
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import rankdata
+
+from fiqa_gui.core.labels.ranking import average_ranks
 
 CHUNK = 65536
 
@@ -47,7 +48,7 @@ def percentile_rank(values: np.ndarray) -> np.ndarray:
     out = np.full(values.shape, np.nan)
     ok = np.isfinite(values)
     if ok.any():
-        out[ok] = rankdata(values[ok], method="average") / ok.sum()
+        out[ok] = average_ranks(values[ok]) / ok.sum()
     return out
 
 

@@ -1,4 +1,4 @@
-"""Two small numpy idioms every per-cluster computation uses: members by cluster, ranks.
+"""Small numpy idioms the per-cluster computations use: members by cluster, ranks.
 
 Pure numpy (no scipy), so the GUI's core modules can import it without start-up cost.
 """
@@ -24,4 +24,18 @@ def descending_ranks(values: np.ndarray) -> np.ndarray:
     order = np.argsort(-values, kind="stable")
     ranks = np.empty(len(values), dtype=np.int64)
     ranks[order] = np.arange(1, len(values) + 1)
+    return ranks
+
+
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """1-based ascending ranks, ties given the mean of their ranks (scipy's
+    `rankdata(method="average")`, without importing scipy.stats: ~1 s of every start-up)."""
+    v = np.asarray(values)
+    order = np.argsort(v, kind="stable")
+    sv = v[order]
+    starts = np.flatnonzero(np.r_[True, sv[1:] != sv[:-1]])
+    ends = np.r_[starts[1:], len(sv)]
+    mean_rank = (starts + ends + 1) / 2.0
+    ranks = np.empty(len(v))
+    ranks[order] = np.repeat(mean_rank, ends - starts)
     return ranks
