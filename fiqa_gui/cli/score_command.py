@@ -123,7 +123,7 @@ def _score(args, backend) -> int:
         nn_cluster=result.nn_cluster if len(result.nn_cluster) else None,
         luminance_variance=(getattr(result, "cues", {}) or {}).get("luminance_variance"))
     columns["quality"] = anchored.quality
-    flags = [list(dict.fromkeys(a + b)) for a, b in
+    flags = [list(dict.fromkeys(a + b)) if a and b else a + b for a, b in
              zip(result.flags, diag.row_flags(ds.labels), strict=True)]
     extra = dict(getattr(result, "cues", {}) or {})
     extra.update({"lowinfo": lowinfo, "strength": anchored.strength})

@@ -96,12 +96,11 @@ class Diagnostics:
         cluster-level score shift is written `cluster_score_shift` so it stays distinct from
         the image-level `score_shift` of the odd-one-out image itself.
         """
-        out = []
-        for i, flags in enumerate(self.image_flags):
-            extra = ["cluster_score_shift" if f == "score_shift" else f
-                     for f in self.cluster_flags.get(int(labels[i]), [])]
-            out.append(flags + extra)
-        return out
+        extra = {c: ["cluster_score_shift" if f == "score_shift" else f for f in fl]
+                 for c, fl in self.cluster_flags.items()}
+        none: list[str] = []
+        return [flags + extra.get(c, none)
+                for flags, c in zip(self.image_flags, np.asarray(labels).tolist(), strict=True)]
 
 
 def diagnose(embeddings: np.ndarray, labels: np.ndarray, *, strength: np.ndarray,

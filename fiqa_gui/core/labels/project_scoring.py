@@ -305,4 +305,5 @@ def rank_moves(before: np.ndarray, after: np.ndarray) -> np.ndarray:
 
 
 def _merge_flags(a: list[list[str]], b: list[list[str]]) -> list[list[str]]:
-    return [list(dict.fromkeys(x + y)) for x, y in zip(a, b, strict=True)]
+    """Row by row, `a`'s flags then `b`'s new ones (once each)."""
+    return [list(dict.fromkeys(x + y)) if x and y else x + y for x, y in zip(a, b, strict=True)]
