@@ -132,19 +132,33 @@ def read_manifest(path: str | Path) -> Dataset:
                    lines=lines)
 
 
-def _normalise_key(p: str, base: Path, dirs: dict[str, str] | None = None) -> str:
+def _normalise_key(p: str, base: str, dirs: dict | None = None) -> str:
     """The file a row names, symlinks and '..' resolved (a missing file is kept as spelled; it
-    is reported later), for finding duplicate rows. The folder part is resolved once per folder
-    (`dirs` caches it: a manifest has far fewer folders than rows) and the file itself only
-    when it is a link — the same key as resolving every row, at a fraction of the system
-    calls."""
+    is reported later), for finding duplicate rows. Each folder is resolved and listed once
+    (`dirs` caches both: a manifest has far fewer folders than rows), and a file is resolved
+    itself only when its folder lists it as a link — the same key as resolving every row, at a
+    fraction of the system calls (one `scandir` per folder instead of an `lstat` per row)."""
     q = p if os.path.isabs(p) else os.path.join(base, p)
     head, tail = os.path.split(q)
-    if tail in ("", ".", "..") or os.path.islink(q):
+    if tail in ("", ".", ".."):
         return os.path.normcase(os.path.realpath(q))
     if dirs is None:
         dirs = {}
-    real = dirs.get(head)
-    if real is None:
-        real = dirs[head] = os.path.realpath(head)
-    return os.path.normcase(os.path.join(real, tail))
+    known = dirs.get(head)
+    if known is None:
+        real = os.path.realpath(head)
+        known = dirs[head] = (real + os.sep if not real.endswith(os.sep) else real,
+                              _links_in(real))
+    real, links = known
+    if tail in links:
+        return os.path.normcase(os.path.realpath(q))
+    return os.path.normcase(real + tail)
+
+
+def _links_in(folder: str) -> frozenset[str]:
+    """Names of the symbolic links in a folder (none when it cannot be listed)."""
+    try:
+        with os.scandir(folder) as entries:
+            return frozenset(e.name for e in entries if e.is_symlink())
+    except OSError:
+        return frozenset()
