@@ -114,9 +114,8 @@ def anchored_quality(embeddings: np.ndarray, labels: np.ndarray, strength: np.nd
         lone_cluster = n_anchors == 1
         if sums is None and lone_cluster.any():
             sums = groups.unit_sums(embeddings)
-        a32, a_sq = a_sum.astype(np.float32), (a_sum * a_sum).sum(axis=1)
-        if sums is not None:
-            s32, s_sq = sums.astype(np.float32), (sums * sums).sum(axis=1)
+        a_sq = (a_sum * a_sum).sum(axis=1)
+        s_sq = (sums * sums).sum(axis=1) if sums is not None else None
         step = CHUNK // 4
         for a in range(0, n, step):
             lab = labels[a:a + step]
@@ -128,9 +127,9 @@ def anchored_quality(embeddings: np.ndarray, labels: np.ndarray, strength: np.nd
             c = lab[rows]
             mine = is_anchor[a + rows]
             lone = mine & lone_cluster[c]
-            ref, ref_sq = a32[c], a_sq[c]
+            ref, ref_sq = a_sum[c].astype(np.float32), a_sq[c]
             if lone.any():
-                ref[lone], ref_sq[lone] = s32[c[lone]], s_sq[c[lone]]
+                ref[lone], ref_sq[lone] = sums[c[lone]], s_sq[c[lone]]
             # cos(x, r − x·[anchor]) from x·r, |r|² and |x|² (no centre is normalised)
             dot = np.einsum("ij,ij->i", x, ref).astype(np.float64)
             xx = np.einsum("ij,ij->i", x, x).astype(np.float64) * mine

@@ -306,6 +306,8 @@ def cr_scores(embeddings: np.ndarray, labels: np.ndarray, *, n_clusters: int | N
         centres = cr_centres(embeddings, labels, counts, head, dev, progress, cancel)
         centres = plan_search(centres, embeddings, labels, nnccs, dev)
         scorer = CRRowScorer(centres, dev)
+        if centres.search is not None:
+            centres.search.index_bytes = None  # the scorer holds the index itself now
         ccs = np.empty(n, dtype=np.float32)
         nnccs = np.empty(n, dtype=np.float32)
         nn_cluster = np.empty(n, dtype=np.int64)
