@@ -5,10 +5,12 @@
 Writes bench_scoring's long-tailed synthetic 512-d embeddings (.npy) and a manifest
 (`path,cluster`), runs `fiqa-gui score --manifest --embeddings --out --no-image-cues --timings`
 in a fresh process, and reports: the whole process's wall time, its peak RSS (the child's
-ru_maxrss) beside the embeddings' size, where the time went (the command's own stage timings;
-"start-up + imports" is the rest), and the ratio to the published SDD algorithm written plainly
-(bench_scoring.per_image_reference: a Python loop over images and repetitions with scipy's
-W1, timed on `--subset` images in this run and extrapolated to every image).
+ru_maxrss, which counts the memory-mapped rows it touched) beside the embeddings' size, its
+peak anonymous memory (RssAnon, polled every 0.2 s), where the time went (the command's own
+stage timings; "start-up + imports" is the rest), and the ratio to the published SDD
+algorithm written plainly (bench_scoring.per_image_reference: a Python loop over images and
+repetitions with scipy's W1, timed on `--subset` images in this run and extrapolated to every
+image).
 """
 
 from __future__ import annotations
@@ -38,6 +40,18 @@ def write_manifest(path: Path, labels: np.ndarray) -> None:
         w.writerows((f"id{c:06d}/img{i:08d}.jpg", f"id{c:06d}") for i, c in enumerate(labels))
 
 
+def rss_anon_gib(pid: int) -> float:
+    """RssAnon of a running process (Linux /proc; 0 elsewhere or once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1]) / 2**20
+    except OSError:
+        pass
+    return 0.0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -65,13 +79,20 @@ def main(argv: list[str] | None = None) -> int:
                "--embeddings", str(tmp / "emb.npy"), "--out", str(tmp / "scores.csv"),
                "--no-image-cues", "--timings", "-q", *args.extra.split()]
         t = time.perf_counter()
-        out = subprocess.run(cmd, capture_output=True, text=True)
-        wall = time.perf_counter() - t
-        if out.returncode != 0:
-            print(out.stderr)
-            return out.returncode
+        with open(tmp / "stderr.txt", "w+") as err:
+            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, text=True)
+            anon_gib = 0.0
+            while proc.poll() is None:  # anonymous memory (the memory-mapped rows excluded)
+                anon_gib = max(anon_gib, rss_anon_gib(proc.pid))
+                time.sleep(0.2)
+            wall = time.perf_counter() - t
+            err.seek(0)
+            stderr = err.read()
+        if proc.returncode != 0:
+            print(stderr)
+            return proc.returncode
         peak_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
-        line = next(x for x in out.stderr.splitlines() if x.startswith("timings:"))
+        line = next(x for x in stderr.splitlines() if x.startswith("timings:"))
         stages = {k.strip(): float(v) for k, v in re.findall(r"([^,:]+?) ([\d.]+) s", line[8:])}
         stages["start-up + imports"] = max(0.0, wall - sum(stages.values()))
         emb = np.load(tmp / "emb.npy", mmap_mode="r")
@@ -79,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         scored = int((np.bincount(labels)[labels] >= 2).sum())
         published = ref * scored
         print(f"whole process: {wall:.1f} s; peak RSS {peak_gib:.2f} GiB (embeddings "
-              f"{emb_gib:.2f} GiB, +{peak_gib - emb_gib:.2f}); load {load_average()}")
+              f"{emb_gib:.2f} GiB, +{peak_gib - emb_gib:.2f}); peak anonymous memory "
+              f"{anon_gib:.2f} GiB; load {load_average()}")
         kernels = stages.get("sdd", 0) + stages.get("cr", 0)
         for k, v in sorted(stages.items(), key=lambda kv: -kv[1]):
             print(f"  {k:24s} {v:7.2f} s  {100 * v / wall:5.1f} %")
