@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -141,3 +142,30 @@ def test_erc_with_sampled_pairs_on_ray_equals_one_process(data, tmp_path):
     assert one == two
     assert (tmp_path / "one" / "curves.csv").read_bytes() == \
         (tmp_path / "ray" / "curves.csv").read_bytes()
+
+
+def test_the_nnccs_index_travels_to_the_workers(monkeypatch):
+    """`--nnccs approx` on Ray: the driver trains and checks the index once, every worker
+    searches with that same index — the labels equal the one-process ones. The rows are an
+    in-memory array (not a .npy path): they reach the workers through the object store."""
+    from fiqa_gui.core.scoring import nnccs_search
+    from fiqa_gui.core.scoring.cr import cr_scores
+    from fiqa_gui.core.scoring.distributed import RayBackend, RayOptions
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_nnccs_search import grouped
+
+    monkeypatch.setattr(nnccs_search, "MIN_CENTRES", 64)
+    monkeypatch.setattr(nnccs_search, "AUTO_MIN_WORK", 0)
+    x, labels = grouped(12000, 600, seed=9)
+    local = cr_scores(x, labels, nnccs="approx")
+    assert local.params["nnccs_search"]["used"] == "ivf"
+    backend = RayBackend(RayOptions(address="local", workers=2, gpus_per_worker=0.0,
+                                    retries=0))
+    try:
+        sharded = backend.cr_scores(x, labels, nnccs="approx")
+    finally:
+        backend.shutdown()
+    assert sharded.params["nnccs_search"] == local.params["nnccs_search"]
+    np.testing.assert_array_equal(sharded.nn_cluster, local.nn_cluster)
+    np.testing.assert_allclose(sharded.cr, local.cr, atol=1e-6, rtol=0)

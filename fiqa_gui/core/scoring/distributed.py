@@ -106,7 +106,10 @@ def open_embeddings(source):
             raise RuntimeError(f"the worker on {socket.gethostname()} cannot read the "
                                f"embeddings at {value} ({err}): put them on a path every "
                                "node mounts") from None
-    return value
+    import ray
+
+    # nested in the tuple, the reference is not resolved by Ray itself
+    return ray.get(value) if isinstance(value, ray.ObjectRef) else value
 
 
 def _sdd_task(source, labels, chunk_ids, kw):
@@ -247,7 +250,10 @@ class RayBackend:
                 except ray.exceptions.RayError as err:
                     for g in pending:
                         ray.cancel(g, force=True)
-                    first = str(err).strip().splitlines()[0][:300]
+                    lines = str(err).strip().splitlines() or [type(err).__name__]
+                    # the task's name, and the worker's own exception (its last line)
+                    first = lines[0][:200] + (f" — {lines[-1].strip()[:300]}"
+                                              if len(lines) > 1 else "")
                     raise UserInputError(
                         f"a Ray worker failed on the {what} after {self.options.retries} "
                         f"retr{'y' if self.options.retries == 1 else 'ies'}: {first}",
