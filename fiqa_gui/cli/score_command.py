@@ -88,7 +88,7 @@ def _score(args, backend) -> int:
         raise UserInputError("stand-alone scoring needs --manifest CSV, --embeddings NPY and "
                              "--out CSV (or give a PROJECT folder)")
     from fiqa_gui.core.ingest.loading import load_data
-    from fiqa_gui.core.labels.project_scoring import finish_scores
+    from fiqa_gui.core.labels.project_scoring import finish_scores, merge_flags
     from fiqa_gui.core.scoring.pipeline import score_dataset
 
     inputs = [args.manifest, args.embeddings, *([args.head] if args.head else [])]
@@ -123,8 +123,7 @@ def _score(args, backend) -> int:
         nn_cluster=result.nn_cluster if len(result.nn_cluster) else None,
         luminance_variance=(getattr(result, "cues", {}) or {}).get("luminance_variance"))
     columns["quality"] = anchored.quality
-    flags = [list(dict.fromkeys(a + b)) if a and b else a + b for a, b in
-             zip(result.flags, diag.row_flags(ds.labels), strict=True)]
+    flags = merge_flags(result.flags, diag.row_flags(ds.labels))
     extra = dict(getattr(result, "cues", {}) or {})
     extra.update({"lowinfo": lowinfo, "strength": anchored.strength})
     stages["flags + quality"] = time.perf_counter() - t

@@ -97,9 +97,10 @@ class Diagnostics:
         the image-level `score_shift` of the odd-one-out image itself.
         """
         extra = {c: ["cluster_score_shift" if f == "score_shift" else f for f in fl]
-                 for c, fl in self.cluster_flags.items()}
-        none: list[str] = []
-        return [flags + extra.get(c, none)
+                 for c, fl in self.cluster_flags.items() if fl}
+        # rows without cluster flags share their image-flag list (no copy per row: at MS1MV2
+        # scale a list per row is ~0.3 GiB); callers read these lists, never append to them
+        return [flags + extra[c] if c in extra else flags
                 for flags, c in zip(self.image_flags, np.asarray(labels).tolist(), strict=True)]
 
 

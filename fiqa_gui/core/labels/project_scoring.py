@@ -147,7 +147,7 @@ def score_project(project: Project, params=None, *, progress: ProgressCallback =
     columns["quality"] = anchored.quality
     extra = dict(getattr(result, "cues", {}) or {})
     extra.update(_extras(diag, anchored, lowinfo))
-    flags = _merge_flags(result.flags, diag.row_flags(pl.labels))
+    flags = merge_flags(result.flags, diag.row_flags(pl.labels))
     run_params = dict(result.params_dict())
     run_params["anchors"] = {"approved_clusters": len(approved or {})}
     run_params["flag_scale"] = flag_scale
@@ -232,7 +232,7 @@ def rescore_with_seeds(project: Project, base_run_id: int | None = None, *,
              if k not in columns and k not in ("flags", "quality") and k not in PER_IMAGE_EXTRAS}
     extra.update(_extras(diag, anchored, lowinfo))
     base_flags = [[f for f in fl if f in ("unreadable",)] for fl in old["flags"]]
-    flags = _merge_flags(base_flags, diag.row_flags(pl.labels))
+    flags = merge_flags(base_flags, diag.row_flags(pl.labels))
     params = dict(base.params)
     params["base_run"] = base.id
     params["anchors"] = {"approved_clusters": len(approved)}
@@ -304,6 +304,8 @@ def rank_moves(before: np.ndarray, after: np.ndarray) -> np.ndarray:
     return descending_ranks(before) - descending_ranks(after)
 
 
-def _merge_flags(a: list[list[str]], b: list[list[str]]) -> list[list[str]]:
-    """Row by row, `a`'s flags then `b`'s new ones (once each)."""
-    return [list(dict.fromkeys(x + y)) if x and y else x + y for x, y in zip(a, b, strict=True)]
+def merge_flags(a: list[list[str]], b: list[list[str]]) -> list[list[str]]:
+    """Row by row, `a`'s flags then `b`'s new ones (once each). A row with flags on one side
+    only keeps that side's list (read-only use: no copy per row)."""
+    return [list(dict.fromkeys(x + y)) if x and y else (x or y)
+            for x, y in zip(a, b, strict=True)]
