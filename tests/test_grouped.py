@@ -20,6 +20,7 @@ def _data(seed: int = 0, n: int = 4000, clusters: int = 250, dim: int = 24):
     v = rng.standard_normal(n)
     v[rng.random(n) < 0.15] = np.nan
     v[:40] = 0.25  # ties
+    v[40:44] = [np.inf, -np.inf, np.inf, -np.inf]  # not finite: no median counts them
     return rng, labels, x, v
 
 

@@ -48,7 +48,9 @@ class Groups:
         out = np.full(self.n_clusters, np.nan)
         if not len(v):
             return out
-        ordered = v[self._sorted_within(v, descending=False)]
+        # the finite values first in each cluster (±inf and NaN after them, as not counted)
+        key = np.where(np.isfinite(v), v, np.inf)
+        ordered = v[np.lexsort((np.arange(len(v)), key, self.labels))]
         finite = np.bincount(self.labels, weights=np.isfinite(v), minlength=self.n_clusters)
         finite = finite.astype(np.int64)
         has = np.flatnonzero(finite)
