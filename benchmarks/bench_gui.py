@@ -36,16 +36,26 @@ from pathlib import Path  # noqa: E402
 N_IMAGES = 100_000
 N_CLUSTERS = 5_000
 BIG = 5_000
-DEFAULT_FOLDER = Path(os.environ.get("TMPDIR", "/tmp")) / "fiqa-bench-gui"
+TMP = Path(os.environ.get("TMPDIR", "/tmp"))
+
+
+def default_folder(n_images: int, n_clusters: int, big: int) -> Path:
+    if (n_images, n_clusters, big) == (N_IMAGES, N_CLUSTERS, BIG):
+        return TMP / "fiqa-bench-gui"
+    return TMP / f"fiqa-bench-gui-{n_images}-{n_clusters}-{big}"
 
 
 # ----------------------------------------------------------------------------- building
-def cluster_sizes(rng) -> list[int]:
-    """One 5,000-image cluster; the rest 2–36 images, summing to 100,000."""
+def cluster_sizes(rng, n_images: int = N_IMAGES, n_clusters: int = N_CLUSTERS,
+                  big: int = BIG) -> list[int]:
+    """One `big`-image cluster; the rest 2–36 images (scaled), summing to `n_images`."""
     import numpy as np
 
-    rest = N_IMAGES - BIG
-    sizes = rng.integers(2, 37, N_CLUSTERS - 1).astype(float)
+    rest = n_images - big
+    if n_clusters < 2 or rest < 2 * (n_clusters - 1):
+        raise SystemExit(f"{n_images} images cannot make {n_clusters} clusters with one of "
+                         f"{big} and the rest of at least 2")
+    sizes = rng.integers(2, 37, n_clusters - 1).astype(float)
     sizes = np.maximum(2, np.round(sizes * rest / sizes.sum())).astype(int)
     diff = rest - int(sizes.sum())
     k = 0
@@ -55,14 +65,36 @@ def cluster_sizes(rng) -> list[int]:
             sizes[k % len(sizes)] += step
             diff -= step
         k += 1
-    return [BIG, *sizes.tolist()]
+    return [big, *sizes.tolist()]
 
 
-def build(folder: Path) -> Path:
-    import csv
-
+def _write_jpegs(job: tuple) -> int:
+    """Write the JPEGs of clusters [c0, c1) (a worker process); skip files already there."""
     import numpy as np
     from PIL import Image
+
+    data, c0, sizes, bases = job
+    noise = np.random.default_rng(0).integers(-40, 40, (64, 32, 32, 3))
+    for k, n in enumerate(sizes):
+        c = c0 + k
+        folder = Path(data) / "images" / f"c{c:05d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for j in range(n):
+            f = folder / f"{j:05d}.jpg"
+            if not f.exists():
+                px = np.clip(bases[k] + noise[(c * 7 + j) % 64], 0, 255).astype(np.uint8)
+                Image.fromarray(px).save(f, quality=80)
+    return int(sum(sizes))
+
+
+def build(folder: Path, n_images: int = N_IMAGES, n_clusters: int = N_CLUSTERS,
+          big: int = BIG, workers: int | None = None) -> Path:
+    """The project in `folder`/project, built once; the JPEGs, manifest and embeddings in
+    `folder`/data are kept apart, so deleting project/ rebuilds only the project."""
+    import csv
+    from concurrent.futures import ProcessPoolExecutor
+
+    import numpy as np
 
     from fiqa_gui.core.ingest.loading import load_data
     from fiqa_gui.core.progress import StderrProgressBar
@@ -74,34 +106,34 @@ def build(folder: Path) -> Path:
     t0 = time.perf_counter()
     rng = np.random.default_rng(0)
     data = folder / "data"
-    sizes = cluster_sizes(rng)
-    noise = rng.integers(-40, 40, (64, 32, 32, 3))
-    rows = []
+    sizes = cluster_sizes(rng, n_images, n_clusters, big)
+    bases = rng.integers(40, 215, (len(sizes), 3))
     bar = StderrProgressBar()
-    for c, n in enumerate(sizes):
-        name = f"c{c:05d}"
-        (data / "images" / name).mkdir(parents=True, exist_ok=True)
-        base = rng.integers(40, 215, 3)
-        for j in range(n):
-            rel = f"images/{name}/{j:05d}.jpg"
-            px = np.clip(base + noise[(c * 7 + j) % 64], 0, 255).astype(np.uint8)
-            Image.fromarray(px).save(data / rel, quality=80)
-            rows.append((rel, name))
-        if c % 100 == 0:
-            bar(len(rows), N_IMAGES, "writing JPEGs")
-    bar(N_IMAGES, N_IMAGES, "writing JPEGs")
-    with open(data / "manifest.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["path", "cluster"])
-        w.writerows(rows)
-    np.save(data / "embeddings.npy", rng.normal(size=(N_IMAGES, 128)).astype(np.float32))
+    if not (data / "manifest.csv").is_file():
+        chunk = 500
+        jobs = [(str(data), c0, sizes[c0:c0 + chunk], bases[c0:c0 + chunk])
+                for c0 in range(0, len(sizes), chunk)]
+        done = 0
+        with ProcessPoolExecutor(workers or os.cpu_count() or 1) as pool:
+            for written in pool.map(_write_jpegs, jobs):
+                done += written
+                bar(done, n_images, "writing JPEGs")
+        with open(data / "manifest.csv.part", "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["path", "cluster"])
+            for c, n in enumerate(sizes):
+                w.writerows((f"images/c{c:05d}/{j:05d}.jpg", f"c{c:05d}") for j in range(n))
+        np.save(data / "embeddings.npy",
+                np.random.default_rng(1).normal(size=(n_images, 128)).astype(np.float32))
+        os.replace(data / "manifest.csv.part", data / "manifest.csv")
+    print(f"JPEGs ready in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     loaded = load_data(manifest=data / "manifest.csv", embeddings=data / "embeddings.npy",
                        check_images=False, progress=bar)
     with Project.create(project_dir, loaded, progress=bar) as project:
-        cols = {"sdd": rng.uniform(0, 100, N_IMAGES), "cr": rng.uniform(0, 0.8, N_IMAGES),
-                "iq": rng.uniform(0, 100, N_IMAGES)}
+        cols = {"sdd": rng.uniform(0, 100, n_images), "cr": rng.uniform(0, 0.8, n_images),
+                "iq": rng.uniform(0, 100, n_images)}
         cols["sdd_signed"] = cols["sdd"]
-        flags = [["identity_suspect"] if u < 0.03 else [] for u in rng.random(N_IMAGES)]
+        flags = [["identity_suspect"] if u < 0.03 else [] for u in rng.random(n_images)]
         project.add_run("score", {"seed": 0, "repeats": 12, "positives": 24, "negatives": 24,
                                   "exact": False, "benchmark": True}, cols, flags,
                         device="cpu", seed=0, duration_s=0.0)
@@ -280,9 +312,9 @@ FIGURES = (
      None),
     ("startup_max_stall_ms", "longest GUI-thread stall during startup (incl. torch import)",
      "ms*", None),
-    ("switch_big_cold_s", "switch to the 5,000-image cluster, first screen painted (cold)", "ms",
+    ("switch_big_cold_s", "switch to the big cluster, first screen painted (cold)", "ms",
      0.150),
-    ("switch_big_warm_s", "switch to the 5,000-image cluster, first screen painted (warm)", "ms",
+    ("switch_big_warm_s", "switch to the big cluster, first screen painted (warm)", "ms",
      0.150),
     ("switch_small_s", "switch to a small cluster, first screen painted", "ms", 0.150),
     ("max_gui_stall_ms", "longest GUI-thread stall while thumbnails stream + scrolling", "ms*",
@@ -316,19 +348,31 @@ def report(runs: list[dict]) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--folder", type=Path, default=DEFAULT_FOLDER)
+    ap.add_argument("--images", type=int, default=N_IMAGES, help="images (default 100,000)")
+    ap.add_argument("--clusters", type=int, default=N_CLUSTERS, help="clusters (default 5,000)")
+    ap.add_argument("--big", type=int, default=BIG,
+                    help="images in the one big cluster (default 5,000)")
+    ap.add_argument("--folder", type=Path, default=None,
+                    help="where the project is built and cached (default: under $TMPDIR, "
+                    "one folder per size)")
+    ap.add_argument("--workers", type=int, default=None,
+                    help="processes writing the JPEGs (default: all cores)")
+    ap.add_argument("--build-only", action="store_true", help="build (or reuse) and stop")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--json", type=Path, default=None, help="also write the raw runs here")
     ap.add_argument("--measure-once", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    project_dir = args.folder / "project"
+    folder = args.folder or default_folder(args.images, args.clusters, args.big)
+    project_dir = folder / "project"
     if args.measure_once:
         print(json.dumps(measure(project_dir)))
         return 0
-    build(args.folder)
+    build(folder, args.images, args.clusters, args.big, args.workers)
+    if args.build_only:
+        return 0
     runs = []
     for k in range(args.runs):
-        r = subprocess.run([sys.executable, __file__, "--folder", str(args.folder),
+        r = subprocess.run([sys.executable, __file__, "--folder", str(folder),
                             "--measure-once"], capture_output=True, text=True, check=False)
         if r.returncode != 0:
             print(r.stderr, file=sys.stderr)
@@ -336,7 +380,7 @@ def main() -> int:
         runs.append(json.loads(r.stdout.strip().splitlines()[-1]))
         print(f"run {k + 1}: " + ", ".join(f"{key}={v:.3g}" for key, v in runs[-1].items()),
               file=sys.stderr)
-    print(f"{N_IMAGES:,} images, {N_CLUSTERS:,} clusters (largest {BIG:,}); "
+    print(f"{args.images:,} images, {args.clusters:,} clusters (largest {args.big:,}); "
           f"{len(runs)} runs, medians; {os.cpu_count()} CPU cores")
     print(report(runs))
     if args.json:

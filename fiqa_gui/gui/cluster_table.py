@@ -109,12 +109,21 @@ class ClusterTableModel(QAbstractTableModel):
         n = len(summaries) if summaries is not None else 0
         self.order = np.arange(n)
         self.row_of = np.arange(n)
-        self._flag_text = ([self._flags_text(i) for i in range(n)] if summaries is not None
-                           else [])
-        self._flag_order = ([ordered(f) for f in summaries.flags] if summaries is not None
-                            else [])
-        self._flag_icons = ([icon_flags(f) for f in summaries.flags] if summaries is not None
-                            else [])
+        # 50 k clusters share a handful of flag combinations: each is worked out once
+        texts: dict = {}
+        orders: dict = {}
+        icons: dict = {}
+        self._flag_text, self._flag_order, self._flag_icons = [], [], []
+        for i in range(n):
+            key = tuple(summaries.flags[i])
+            tkey = (key, int(summaries.flagged[i]))
+            if tkey not in texts:
+                texts[tkey] = self._flags_text(i)
+            if key not in orders:
+                orders[key], icons[key] = ordered(key), icon_flags(key)
+            self._flag_text.append(texts[tkey])
+            self._flag_order.append(orders[key])
+            self._flag_icons.append(icons[key])
         self.endResetModel()
 
     def refresh_states(self) -> None:

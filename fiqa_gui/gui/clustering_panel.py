@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from fiqa_gui.core.errors import UserInputError
+from fiqa_gui.core.review.review_data import subcluster_labels
 from fiqa_gui.core.seedsets.clustering import (
     DEFAULT_THRESHOLDS,
     latest_clustering_run,
@@ -157,7 +158,7 @@ class ClusteringActions(QObject):
         if rv is None or c < 0 or self.run_id is None or level is None:
             self.panel.cluster_info.setText("")
             return
-        labels = load_level(self.project, self.run_id, level)[rv.labels == c]
+        labels = subcluster_labels(self.project, self.run_id, level, rv.index.members(c))
         sizes = sorted(np.unique(labels, return_counts=True)[1].tolist(), reverse=True)
         shown = ", ".join(map(str, sizes[:12])) + (", …" if len(sizes) > 12 else "")
         self.panel.cluster_info.setText(

@@ -86,10 +86,13 @@ class GalleryModel(QAbstractListModel):
     def show(self, ids: np.ndarray, by: str) -> None:
         """Show these image ids, in this order, with score `by` on the badges."""
         self.beginResetModel()
-        self._ids = np.asarray(ids, dtype=np.int64)
+        old, self._ids = self._ids, np.asarray(ids, dtype=np.int64)
         n = self.review.n_images if self.review is not None else 0
         n = max(n, int(self._ids.max()) + 1 if len(self._ids) else 0)
-        self._rows = np.full(n, -1, dtype=np.int64)
+        if len(self._rows) == n:  # the same dataset: clear only the rows shown before
+            self._rows[old[(old >= 0) & (old < n)]] = -1
+        else:
+            self._rows = np.full(n, -1, dtype=np.int64)
         self._rows[self._ids] = np.arange(len(self._ids), dtype=np.int64)
         self.by = by
         rv = self.review

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fiqa_gui.core.review.clusters import image_flags
 from fiqa_gui.core.review.codes import (
     CLUSTER_FLAGS,
     SEED_NAMES,
@@ -254,12 +253,8 @@ class GalleryPanel(QWidget):
 
     def present_flags(self) -> set[str]:
         """The image flags the flag filter offers: those of the run."""
-        present: set[str] = set()
         rv = self.review
-        if rv is not None and rv.scores is not None:
-            for f in rv.scores["flags"]:
-                present.update(image_flags(f))
-        return present
+        return rv.present_image_flags() if rv is not None else set()
 
     def flag_heads(self) -> list[tuple[str, str]]:
         """The flag filter's first entries, before one per flag."""

@@ -9,18 +9,38 @@ cluster ids with `ReviewData.cluster_db_ids` before they reach the core.
 
 from __future__ import annotations
 
-import numpy as np
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QMessageBox
 
 from fiqa_gui.core.curation import seeds
 from fiqa_gui.core.errors import UserInputError
 from fiqa_gui.core.review.answer_key import data_attribute_names
+from fiqa_gui.core.review.review_data import preview_cluster_seeds
 from fiqa_gui.core.seedsets.sampling import SamplingParams, latest_sampling_params, propose_seeds
 from fiqa_gui.gui.dashboard import DashboardDialog, dashboard_line
+from fiqa_gui.gui.jobs import LatestOnly
 from fiqa_gui.gui.seed_panel import SeedPanel
 
 PREVIEW_MAX_IMAGES = 5000  # clusters larger than this get no live preview of their strata
+# The dashboard line reads every image's tier (O(dataset)): above this many images it is
+# computed off the GUI thread, on a read-only connection of its own, once per change.
+DASHBOARD_SYNC_MAX_IMAGES = 50_000
+# A larger cluster's preview (farthest-point sampling, ~O(size²)) waits until its tiles are
+# painted, so that the switch itself stays quick.
+PREVIEW_SYNC_MAX_IMAGES = 1000
+PREVIEW_DELAY_MS = 50
+
+
+def _dashboard_text(folder) -> str:
+    """The dashboard line of a project, read on a read-only connection of its own (a worker
+    thread's: the window's connection stays the GUI thread's)."""
+    from fiqa_gui.core.store import Project
+
+    reader = Project.reader_of(folder)
+    try:
+        return dashboard_line(seeds.progress_dashboard(reader))
+    finally:
+        reader.close()
 
 
 class SeedActions(QObject):
@@ -33,6 +53,9 @@ class SeedActions(QObject):
         self.controller = window.controller
         self.dashboard_dialog: DashboardDialog | None = None
         self.last_pending_choice: str | None = None
+        self._dashboard: tuple | None = None  # (review, text) while nothing changed since
+        self._dashboard_pending: object | None = None  # the review a worker computes it for
+        self._dashboard_worker = LatestOnly(self)
         panel.propose_requested.connect(self.propose)
         panel.approve_requested.connect(self.approve_selected)
         panel.reject_requested.connect(self.reject_selected)
@@ -70,6 +93,7 @@ class SeedActions(QObject):
 
     # ----------------------------------------------------------------- project / cluster
     def set_review(self, review) -> None:
+        self._dashboard = None
         if review is None:
             self.panel.set_attributes([])
             self.refresh()
@@ -95,7 +119,7 @@ class SeedActions(QObject):
             return
         db = self.cluster_db_id()
         name = rv.summaries.names[self.w.gallery.cluster_id]
-        ids = np.flatnonzero(rv.labels == self.w.gallery.cluster_id)
+        ids = rv.index.members(self.w.gallery.cluster_id)
         states = seeds.seed_states(self.project, ids.tolist())
         counts = {s: sum(1 for v in states.values() if v == s)
                   for s in ("proposed", "approved", "rejected")}
@@ -114,21 +138,65 @@ class SeedActions(QObject):
             when = str(stored.get("proposed_at", ""))[:16].replace("T", " ")
             p.show_strata(stored["coverage"], f"Strata of the proposal of {when} UTC",
                           clustered=clustered, stored=True)
+        elif len(ids) <= PREVIEW_SYNC_MAX_IMAGES:
+            self._show_preview(rv, self.w.gallery.cluster_id, clustered)
         elif len(ids) <= PREVIEW_MAX_IMAGES:
-            try:
-                prop = propose_seeds(self.project, params=self.params(), cluster_ids=[db])
-            except UserInputError as err:
-                p.show_strata([], f"No preview: {err}")
-            else:
-                rows = [[c.tier, c.subcluster, list(c.attributes), c.available, c.quota,
-                         c.picked] for c in prop.coverage]
-                p.show_strata(rows, "<i>Preview with the quotas on the left — nothing proposed "
-                              "yet; press Propose.</i>", clustered=clustered)
+            p.show_strata([], "<i>Preview of the strata…</i>")
+            c = self.w.gallery.cluster_id
+            QTimer.singleShot(PREVIEW_DELAY_MS, self,
+                              lambda: self._show_preview(rv, c, clustered, later=True))
         else:
             p.show_strata([], "Nothing proposed yet; press Propose.")
-        p.progress.setText(dashboard_line(seeds.progress_dashboard(self.project)))
+        self._show_dashboard_line(rv)
         if self.dashboard_dialog is not None and self.dashboard_dialog.isVisible():
             self._fill_dashboard()
+
+    def _show_preview(self, rv, c: int, clustered: bool, later: bool = False) -> None:
+        """The strata a proposal would have with the panel's quotas (nothing stored)."""
+        p = self.panel
+        if later and (self.review is not rv or self.w.gallery.cluster_id != c
+                      or self.w.jobs.busy or seeds.cluster_params(
+                          self.project, int(rv.cluster_db_ids[c])).get("coverage") is not None):
+            return  # moved on (or proposed) meanwhile
+        try:
+            prop = preview_cluster_seeds(rv, c, self.params())
+        except UserInputError as err:
+            p.show_strata([], f"No preview: {err}")
+            return
+        rows = [[k.tier, k.subcluster, list(k.attributes), k.available, k.quota, k.picked]
+                for k in prop.coverage]
+        p.show_strata(rows, "<i>Preview with the quotas on the left — nothing proposed "
+                      "yet; press Propose.</i>", clustered=clustered)
+
+    def shutdown(self) -> None:
+        self._dashboard_worker.forget()
+        self._dashboard_worker.wait()
+
+    def _show_dashboard_line(self, rv) -> None:
+        """The dataset's seed progress under the panel: kept while nothing changed; recomputed
+        at once for a small project, in the background for a large one."""
+        if self._dashboard is not None and self._dashboard[0] is rv:
+            self.panel.progress.setText(self._dashboard[1])
+            return
+        if rv.n_images <= DASHBOARD_SYNC_MAX_IMAGES:
+            self._dashboard = (rv, dashboard_line(seeds.progress_dashboard(self.project)))
+            self.panel.progress.setText(self._dashboard[1])
+            return
+        if self._dashboard_pending is rv:
+            return
+        self._dashboard_pending = rv
+        self.panel.progress.setText("<i>Counting the dataset's seeds…</i>")
+
+        def shown(text: str) -> None:
+            self._dashboard_pending = None
+            if self.review is rv:
+                self._dashboard = (rv, text)
+                self.panel.progress.setText(text)
+
+        def failed(_err) -> None:
+            self._dashboard_pending = None
+
+        self._dashboard_worker.submit(lambda: _dashboard_text(rv.folder), shown, failed)
 
     def _on_params_changed(self) -> None:
         """New quotas or attributes: the preview follows (a stored proposal stays shown)."""
@@ -142,6 +210,7 @@ class SeedActions(QObject):
         rv = self.review
         if rv is None:
             return
+        self._dashboard = None  # tiers, seeds or sets may have changed
         if isinstance(cmd, seeds.SeedCommand):
             ids = cmd.image_ids()
             if ids:
@@ -169,8 +238,9 @@ class SeedActions(QObject):
             db = self.cluster_db_id()
             if db < 0:
                 return False
+            c = self.w.gallery.cluster_id
             return self.controller.execute(lambda p: seeds.ProposeSeeds(
-                p, propose_seeds(p, params=params, cluster_ids=[db]), [db])) is not None
+                p, preview_cluster_seeds(self.review, c, params), [db])) is not None
 
         def work(progress, cancel):
             return propose_seeds(project, params=params, progress=progress, cancel=cancel)
@@ -214,7 +284,8 @@ class SeedActions(QObject):
 
     def undecided(self, db: int) -> int:
         rv = self.review
-        ids = np.flatnonzero(rv.cluster_db_ids[rv.labels] == db) if rv is not None else []
+        c = rv.cluster_index_of(db) if rv is not None else -1
+        ids = rv.index.members(c) if c >= 0 else []
         return sum(1 for s in seeds.seed_states(self.project, ids).values() if s == "proposed")
 
     def ask_pending(self, n: int) -> str | None:

@@ -16,6 +16,7 @@ from fiqa_gui.core.review.clusters import (
     ClusterIndex,
     ClusterSummaries,
     cluster_layout,
+    image_flags,
     summarize_clusters,
 )
 from fiqa_gui.core.review.codes import CLUSTER_FLAGS, SCORE_RUN_KINDS, TIER_NONE
@@ -73,6 +74,17 @@ class ReviewData:
     @property
     def n_images(self) -> int:
         return len(self.labels)
+
+    def present_image_flags(self) -> set[str]:
+        """The image-level flags any image of the run carries (cached: it reads every image's
+        flags, so `load_review` computes it off the GUI thread)."""
+        if "present_flags" not in self._cache:
+            present: set[str] = set()
+            if self.scores is not None:
+                for f in set(map(tuple, self.scores["flags"])):
+                    present.update(image_flags(f))
+            self._cache["present_flags"] = present
+        return set(self._cache["present_flags"])
 
     def tiers(self, by: str) -> np.ndarray:
         """Predicted tiers from score `by` (cached)."""
@@ -220,6 +232,7 @@ def load_review(source, *, run_id: int | None = None, read_only: bool = False,
     for name in rv.rankable:  # the GUI thread then finds them ready
         rv.tiers(name)
     rv.score_names  # noqa: B018 - computed here, cached for the GUI thread
+    rv.present_image_flags()
     return rv
 
 
@@ -277,3 +290,136 @@ def scoring_available() -> bool:
     if spec is None or not spec.submodule_search_locations:
         return False
     return any((Path(loc) / "pipeline.py").is_file() for loc in spec.submodule_search_locations)
+
+
+# ----------------------------------------------------------------------------- one cluster's seeds
+def _rows_for(project, sql: str, ids: np.ndarray, *args) -> list[tuple]:
+    """`sql` (with `IN ids` spelled `IN (SELECT value FROM json_each(?))`) over some image ids:
+    one indexed look-up per image, never a scan of the dataset."""
+    import json
+
+    return project.conn.execute(sql, (*args, json.dumps([int(i) for i in ids]))).fetchall()
+
+
+def subcluster_labels(project, run_id: int, level: int, ids: np.ndarray) -> np.ndarray:
+    """`seedsets.clustering.load_level(project, run_id, level)[ids]` (-1 for an image the run
+    does not cover) by indexed look-ups of these images only."""
+    from fiqa_gui.core.errors import UserInputError
+
+    ids = np.asarray(ids, dtype=np.int64)
+    out = np.full(len(ids), -1, dtype=np.int64)
+    got = _rows_for(project, "SELECT image_id, label FROM subclusters WHERE run_id = ? AND "
+                    "level = ? AND image_id IN (SELECT value FROM json_each(?))",
+                    ids, int(run_id), int(level))
+    if not got and project.conn.execute(
+            "SELECT 1 FROM subclusters WHERE run_id = ? AND level = ? LIMIT 1",
+            (int(run_id), int(level))).fetchone() is None:
+        raise UserInputError(f"clustering run {run_id} has no level {level}",
+                             fix="pick a level listed by 'fiqa-gui info PROJECT'.")
+    if got:
+        image_ids, labels = np.array(got, dtype=np.int64).T
+        out[np.searchsorted(ids, image_ids)] = labels  # ids ascending (a cluster's members)
+    return out
+
+
+def cluster_sampling_inputs(rv: ReviewData, cluster_id: int, params):
+    """What `seedsets.sampling.load_inputs` reads, for one cluster's images only (rows = its
+    members, ascending), from the scores the window holds and indexed look-ups of the store: the
+    same strata and quotas at a cost that grows with the cluster, not the dataset. None when the
+    window shows another run than the one sampling uses (the newest scored run), or for a
+    sub-cluster level without a clustering run (`propose_seeds` then explains)."""
+    from fiqa_gui.core.errors import UserInputError
+    from fiqa_gui.core.labels.eligibility import BLANK_IQ, BLANK_LUMINANCE_STD
+    from fiqa_gui.core.seedsets import clustering
+    from fiqa_gui.core.seedsets.sampling import ProjectInputs, latest_score_run
+
+    project = rv.project
+    run_id = latest_score_run(project)
+    if run_id is not None and (rv.run is None or rv.run.id != run_id or rv.scores is None):
+        return None
+    ids = rv.index.members(cluster_id)
+    m = len(ids)
+    db = int(rv.cluster_db_ids[cluster_id])
+    excluded = np.asarray(rv.dataset.unreadable, dtype=bool)[ids].copy()
+    scores, column = np.full(m, np.nan), None
+    if run_id is not None:
+        s = rv.scores
+        column = "quality" if np.isfinite(np.asarray(s["quality"], float)).any() else "sdd"
+        scores = np.asarray(s[column], dtype=float)[ids]
+        flags = s["flags"]
+        suspect = np.fromiter(("identity_suspect" in ";".join(flags[i]).lower() for i in ids),
+                              bool, m)
+        with np.errstate(invalid="ignore"):
+            blank = np.asarray(s["iq"], float)[ids] < BLANK_IQ
+            if "luminance_variance" in s:
+                blank |= np.asarray(s["luminance_variance"], float)[ids] \
+                    < BLANK_LUMINANCE_STD ** 2
+        excluded |= suspect | blank
+    tiers = np.full(m, None, dtype=object)
+    seed_state = np.full(m, None, dtype=object)
+    row = {int(i): k for k, i in enumerate(ids)}
+    for image_id, tier, wrong, state in _rows_for(
+            project, "SELECT image_id, tier, wrong_identity, seed_state FROM annotations "
+            "WHERE image_id IN (SELECT value FROM json_each(?))", ids):
+        k = row[image_id]
+        tiers[k], seed_state[k] = tier, state
+        if wrong:
+            excluded[k] = True
+    if params.exclude_rejected:
+        excluded |= seed_state == "rejected"
+    level, cluster_run_id, subclusters = params.subcluster_level, None, None
+    if level is not None:
+        cluster_run_id = clustering.latest_clustering_run(project, within_clusters=True)
+        if cluster_run_id is None and level != "auto":
+            return None  # `propose_seeds` says why it cannot
+        if cluster_run_id is not None:
+            if level == "auto":
+                levels = clustering.load_levels(project, cluster_run_id)
+                level = levels[len(levels) // 2][0]
+            subclusters = subcluster_labels(project, cluster_run_id, int(level), ids)
+        else:
+            level = None
+    attributes = {}
+    for name in params.attributes:
+        if name not in rv.dataset.attributes:
+            raise UserInputError(f"no attribute column {name!r}", file=project.folder,
+                                 fix="use one of: "
+                                 f"{', '.join(sorted(rv.dataset.attributes)) or '(none)'}.")
+        values = rv.dataset.attributes[name]
+        attributes[name] = [values[int(i)] for i in ids]
+    return ProjectInputs(np.full(m, db, dtype=np.int64), scores, column, run_id, tiers, excluded,
+                         seed_state == "approved", seed_state, subclusters,
+                         cluster_run_id if subclusters is not None else None,
+                         None if level is None else int(level), attributes)
+
+
+def preview_cluster_seeds(rv: ReviewData, cluster_id: int, params):
+    """The proposal `propose_seeds(project, params=params, cluster_ids=[db id])` would make for
+    one cluster, sampled from that cluster's rows alone (image ids mapped back); falls back to
+    `propose_seeds` itself where the window shows an older run."""
+    from fiqa_gui.core.seedsets.sampling import Proposal, propose_seeds, stratified_sample
+
+    db = int(rv.cluster_db_ids[cluster_id])
+    inp = cluster_sampling_inputs(rv, cluster_id, params)
+    if inp is None:
+        return propose_seeds(rv.project, params=params, cluster_ids=[db])
+    if "embeddings" not in rv._cache:
+        rv._cache["embeddings"] = rv.project.embeddings()
+    emb = rv._cache["embeddings"]
+    if emb is None:
+        from fiqa_gui.core.errors import UserInputError
+
+        raise UserInputError("seed sampling needs the embeddings (diversity is measured on them)",
+                             file=rv.project.folder, fix="create the project with --embeddings.")
+    ids = rv.index.members(cluster_id)
+    local = stratified_sample(
+        np.asarray(emb[ids]), inp.clusters, inp.scores, params, curator_tiers=inp.curator_tiers,
+        excluded=inp.excluded, subclusters=inp.subclusters, attributes=inp.attributes,
+        approved=inp.approved, cluster_ids=[db])
+    back = {c: [int(ids[j]) for j in js] for c, js in local.picks.items()}
+    kept = {c: [int(ids[j]) for j in js] for c, js in local.kept.items()}
+    proposal = Proposal(back, kept, {int(ids[j]): k for j, k in local.strata.items()},
+                        local.coverage, local.params)
+    proposal.params.update({"score_run_id": inp.score_run_id, "score_column": inp.score_column,
+                            "cluster_run_id": inp.cluster_run_id, "level": inp.level})
+    return proposal

@@ -9,12 +9,13 @@ Out of space anywhere during `init` is a one-line `ProjectError`, the staging fo
 
 from __future__ import annotations
 
+import itertools
 import json
-import math
 import os
 import shutil
 import sqlite3
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,8 @@ from fiqa_gui.core.store.schema import (
 DB_NAME = "project.sqlite"
 EMBEDDINGS_NAME = "embeddings.npy"
 THUMBNAILS_DIR = "thumbnails"
+SCORE_ARRAYS_DIR = "score_columns"  # one .npz per run: its columns as arrays (see `scores`)
+SCORE_ARRAYS_FORMAT = 1
 SCORE_COLUMNS = ("sdd", "sdd_signed", "cr", "ccs", "nnccs", "iq", "quality")
 COPY_CHUNK_ROWS = 65536
 STAGING_INFIX = ".creating-"
@@ -114,9 +117,11 @@ def _configure_writable(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA synchronous=FULL")
 
 
-def _nullable(x) -> float | None:
-    x = float(x)
-    return None if math.isnan(x) else x
+def _sql_values(col) -> list:
+    """A column as SQL values: Python floats, None where NaN (one numpy pass, no per-value
+    Python call)."""
+    a = np.asarray(col, dtype=float)
+    return np.where(np.isnan(a), None, a).tolist()
 
 
 class Project:
@@ -305,6 +310,14 @@ class Project:
             self._lock.release()
             self._lock = None
 
+    @classmethod
+    def reader_of(cls, folder: str | Path) -> Project:
+        """A second, read-only handle on a project this process already has open, for a worker
+        thread (SQLite connections are not shared between threads here). It takes no lock and
+        migrates nothing; close it when done."""
+        folder = Path(folder).absolute()
+        return cls(folder, _connect(folder / DB_NAME, read_only=True), True)
+
     def __enter__(self) -> Project:
         return self
 
@@ -326,23 +339,31 @@ class Project:
     def dataset(self) -> Dataset:
         """Rebuild the `Dataset` (paths, clusters, attributes, marks) exactly as it was created."""
         meta = self.meta()
+        name_of = dict(self.conn.execute("SELECT id, name FROM clusters"))
         rows = self.conn.execute(
-            "SELECT i.path, c.name, i.manifest_line, i.unreadable, i.width, i.height "
-            "FROM images i JOIN clusters c ON c.id = i.cluster_id ORDER BY i.id").fetchall()
+            "SELECT path, cluster_id, manifest_line, unreadable, width, height "
+            "FROM images ORDER BY id").fetchall()
         n = len(rows)
+        paths, cluster_ids, lines, unreadable, widths, heights = (
+            map(list, zip(*rows, strict=True)) if n else ([] for _ in range(6)))
+        del rows
         names = [r[0] for r in self.conn.execute("SELECT name FROM attribute_names ORDER BY id")]
         attributes = {name: [""] * n for name in names}
         for image_id, a, value in self.conn.execute(
                 "SELECT image_id, attribute_id, value FROM attributes"):
             attributes[names[a]][image_id] = value
-        lines = [r[2] for r in rows]
+        sizes = np.zeros((n, 2), dtype=np.int32)
+        for k, col in enumerate((widths, heights)):
+            if n:
+                v = np.array(col, dtype=float)  # None (unknown) -> NaN -> 0
+                sizes[:, k] = np.where(np.isnan(v), 0, v)
         ds = Dataset(
-            root=Path(meta["image_root"]), paths=[r[0] for r in rows],
-            clusters=[r[1] for r in rows], attributes=attributes, source=meta["source"],
+            root=Path(meta["image_root"]), paths=paths,
+            clusters=[name_of[c] for c in cluster_ids], attributes=attributes,
+            source=meta["source"],
             source_path=Path(meta["source_path"]) if meta.get("source_path") else None,
-            unreadable=np.array([bool(r[3]) for r in rows], dtype=bool),
-            image_sizes=np.array([[r[4] or 0, r[5] or 0] for r in rows], dtype=np.int32
-                                 ).reshape(n, 2),
+            unreadable=np.array(unreadable, dtype=bool).reshape(n),
+            image_sizes=sizes,
             lines=lines if all(x is not None for x in lines) else None)
         return ds
 
@@ -461,38 +482,47 @@ class Project:
         unknown = set(columns) - set(SCORE_COLUMNS)
         if unknown:
             raise ValueError(f"unknown score columns {sorted(unknown)}; put them in extra")
-        cols = [columns.get(c) for c in SCORE_COLUMNS]
+        values = [[None] * n if columns.get(c) is None else _sql_values(columns[c])
+                  for c in SCORE_COLUMNS]
+        joined = [";".join(f) for f in flags] if flags is not None else [""] * n
         extra_names = list(extra or {})
-        extra_cols = [np.asarray(extra[k], dtype=float) for k in extra_names] if extra else []
+        extra_values = [_sql_values(extra[k]) for k in extra_names]
+        extra_json = ([json.dumps(dict(zip(extra_names, row, strict=True)))
+                       for row in zip(*extra_values, strict=True)] if extra_names else
+                      [None] * n)
+        arrays = {name: np.asarray(col, dtype=float) for name, col in columns.items()
+                  if col is not None}
+        extras = {k: np.asarray(extra[k], dtype=float) for k in extra_names}
 
-        def rows():
-            for i in range(n):
-                values = [None if c is None else _nullable(c[i]) for c in cols]
-                f = ";".join(flags[i]) if flags is not None else ""
-                ex = None
-                if extra_cols:
-                    ex = json.dumps({k: _nullable(c[i])
-                                     for k, c in zip(extra_names, extra_cols, strict=True)})
-                yield (run_id, i, *values, f, ex)
-
-        with transaction(self.conn):
-            cur = self.conn.execute(
-                "INSERT INTO runs(kind, params_json, device, seed, duration_s, note) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (kind, json.dumps(params, sort_keys=True), device, seed, duration_s, note))
-            run_id = cur.lastrowid
-            self.conn.executemany(
-                f"INSERT INTO scores(run_id, image_id, {', '.join(SCORE_COLUMNS)}, flags, "
-                f"extra_json) VALUES ({', '.join('?' * (len(SCORE_COLUMNS) + 4))})", rows())
-            if flag_details:
+        staged = None
+        try:
+            with transaction(self.conn):
+                cur = self.conn.execute(
+                    "INSERT INTO runs(kind, params_json, device, seed, duration_s, note) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (kind, json.dumps(params, sort_keys=True), device, seed, duration_s, note))
+                run_id = cur.lastrowid
                 self.conn.executemany(
-                    "INSERT INTO flag_details(run_id, flag, cluster_id, image_id, explanation,"
-                    " numbers_json) VALUES (?, ?, ?, ?, ?, ?)",
-                    ((run_id, f, int(c), None if i is None else int(i), text, json.dumps(num))
-                     for f, c, i, text, num in flag_details))
-            self.conn.execute(
-                "INSERT INTO audit_log(action, after_json) VALUES ('add_run', ?)",
-                (json.dumps({"run_id": run_id, "kind": kind}),))
+                    f"INSERT INTO scores(run_id, image_id, {', '.join(SCORE_COLUMNS)}, flags, "
+                    f"extra_json) VALUES ({', '.join('?' * (len(SCORE_COLUMNS) + 4))})",
+                    zip(itertools.repeat(run_id), range(n), *values, joined, extra_json))
+                if flag_details:
+                    self.conn.executemany(
+                        "INSERT INTO flag_details(run_id, flag, cluster_id, image_id, explanation,"
+                        " numbers_json) VALUES (?, ?, ?, ?, ?, ?)",
+                        ((run_id, f, int(c), None if i is None else int(i), text, json.dumps(num))
+                         for f, c, i, text, num in flag_details))
+                self.conn.execute(
+                    "INSERT INTO audit_log(action, after_json) VALUES ('add_run', ?)",
+                    (json.dumps({"run_id": run_id, "kind": kind}),))
+                # the arrays are written before the rows commit and put in place after: a file
+                # that is there always belongs to a committed run (checked by its stamp)
+                staged = self._stage_score_arrays(run_id, n, arrays, joined, extras)
+        except BaseException:
+            if staged is not None:
+                staged.unlink(missing_ok=True)
+            raise
+        self._place_score_arrays(run_id, staged)
         return run_id
 
     def runs(self, kind: str | None = None) -> list[RunInfo]:
@@ -510,20 +540,120 @@ class Project:
         return runs[-1] if runs else None
 
     def scores(self, run_id: int) -> dict[str, np.ndarray | list]:
-        """Every column of one run, indexed by image id; NaN where a value is undefined."""
+        """Every column of one run, indexed by image id; NaN where a value is undefined.
+
+        Read from the run's arrays (`score_columns/run-N.npz`, written with the run) when they
+        are there and belong to this run; else from its rows in `scores` (projects written
+        before the arrays existed), and the arrays are then written for the next time (not in
+        a read-only project). The rows stay the record the SQL readers (export, sampling)
+        query; the arrays are their column-wise copy.
+        """
+        out = self._read_score_arrays(run_id)
+        if out is not None:
+            return out
+        out = self._scores_from_rows(run_id)
+        if not self.read_only:
+            n = len(out["flags"])
+            extras = {k: v for k, v in out.items()
+                      if k not in SCORE_COLUMNS and k != "flags"}
+            try:
+                self._place_score_arrays(run_id, self._stage_score_arrays(
+                    run_id, n, {c: out[c] for c in SCORE_COLUMNS},
+                    [";".join(f) for f in out["flags"]], extras))
+            except (OSError, sqlite3.Error):
+                pass  # only slower next time
+        return out
+
+    def _scores_from_rows(self, run_id: int) -> dict[str, np.ndarray | list]:
         rows = self.conn.execute(
             f"SELECT image_id, {', '.join(SCORE_COLUMNS)}, flags, extra_json FROM scores "
             "WHERE run_id = ? ORDER BY image_id", (run_id,)).fetchall()
         if not rows:
             raise ProjectError(f"run {run_id} does not exist in this project", file=self.folder,
                                fix="list the runs with 'fiqa-gui runs PROJECT'.")
+        cols = list(zip(*rows, strict=True))
+        del rows
         out: dict[str, np.ndarray | list] = {}
         for j, name in enumerate(SCORE_COLUMNS, start=1):
-            out[name] = np.array([np.nan if r[j] is None else r[j] for r in rows], dtype=float)
-        out["flags"] = [r[-2].split(";") if r[-2] else [] for r in rows]
-        extras = [json.loads(r[-1]) if r[-1] else {} for r in rows]
+            out[name] = np.array(cols[j], dtype=float)  # NULL (None) -> NaN
+        out["flags"] = [f.split(";") if f else [] for f in cols[-2]]
+        extras = [json.loads(e) if e else {} for e in cols[-1]]
         for key in extras[0] if extras else {}:
             out[key] = np.array([np.nan if e.get(key) is None else e[key] for e in extras])
+        return out
+
+    # ---------------------------------------------------------------- a run's arrays
+    def score_arrays_path(self, run_id: int) -> Path:
+        return self.folder / SCORE_ARRAYS_DIR / f"run-{int(run_id)}.npz"
+
+    def _score_stamp(self, run_id: int, n: int) -> str:
+        """What ties an arrays file to its run: id, creation time, image count."""
+        row = self.conn.execute("SELECT created_at FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return json.dumps({"format": SCORE_ARRAYS_FORMAT, "run_id": int(run_id),
+                           "created_at": row[0] if row else None, "n": int(n)}, sort_keys=True)
+
+    def _stage_score_arrays(self, run_id: int, n: int, columns: dict[str, np.ndarray],
+                            joined_flags: list[str], extras: dict[str, np.ndarray]
+                            ) -> Path | None:
+        """Write a run's arrays to a temporary file beside their place; None when the folder
+        cannot take it (the run then reads from its rows)."""
+        vocab: dict[str, int] = {"": 0}
+        codes = np.fromiter((vocab.setdefault(f, len(vocab)) for f in joined_flags),
+                            np.int32, len(joined_flags))
+        arrays = {"stamp": np.array(self._score_stamp(run_id, n)),
+                  "flag_vocab": np.array(list(vocab), dtype=str),
+                  "flag_codes": codes,
+                  "extra_names": np.array(json.dumps(list(extras)))}
+        arrays.update({f"col.{k}": np.asarray(v, dtype=float) for k, v in columns.items()})
+        arrays.update({f"extra.{k}": np.asarray(v, dtype=float) for k, v in extras.items()})
+        folder = self.folder / SCORE_ARRAYS_DIR
+        try:
+            folder.mkdir(exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".run-{int(run_id)}.", suffix=".npz",
+                                       dir=folder)
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, **arrays)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError:
+            return None
+        return Path(tmp)
+
+    def _place_score_arrays(self, run_id: int, staged: Path | None) -> None:
+        if staged is None:
+            return
+        try:
+            public_mode(staged)
+            os.replace(staged, self.score_arrays_path(run_id))
+        except OSError:
+            staged.unlink(missing_ok=True)
+
+    def _read_score_arrays(self, run_id: int) -> dict[str, np.ndarray | list] | None:
+        """A run's columns from its arrays file; None when it is missing, damaged or another
+        run's (a database restored from a backup, say)."""
+        p = self.score_arrays_path(run_id)
+        if not p.is_file():
+            return None
+        n = self.image_count()
+        try:
+            with np.load(p, allow_pickle=False) as z:
+                if str(z["stamp"]) != self._score_stamp(run_id, n):
+                    return None
+                out: dict[str, np.ndarray | list] = {}
+                for name in SCORE_COLUMNS:
+                    key = f"col.{name}"
+                    out[name] = (np.array(z[key], dtype=float) if key in z.files
+                                 else np.full(n, np.nan))
+                vocab = [v.split(";") if v else [] for v in z["flag_vocab"].tolist()]
+                codes = z["flag_codes"]
+                extras = {k: np.array(z[f"extra.{k}"], dtype=float)
+                          for k in json.loads(str(z["extra_names"]))}
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            return None
+        if len(codes) != n or any(len(v) != n for v in (*out.values(), *extras.values())):
+            return None
+        out["flags"] = [vocab[c].copy() for c in codes.tolist()]  # a list of its own per image
+        out.update(extras)
         return out
 
     def flag_details(self, run_id: int, *, cluster_id: int | None = None,
