@@ -34,6 +34,8 @@ def test_flagged_view_shows_every_flagged_image_and_takes_the_curation_keys(
     w = window_factory(sample_project)
     rv = w.review
     flags = FlagIndex(rv.scores["flags"])
+    # the tab says how many there are before it is ever opened
+    assert w.views.name == "cluster" and f"({flags.count():,})" in w.views.tabText(1)
     _key(qtbot, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
     assert w.views.name == "flagged"
     panel = w.views.flagged

@@ -72,12 +72,11 @@ class ViewTabs(QTabWidget):
 
     @property
     def flags(self) -> FlagIndex | None:
-        """The run's flag index, built the first time a tab needs it."""
+        """The run's flag index (the loader built it with the review)."""
         rv = self.review
         if self._flags is None and rv is not None and rv.scores is not None:
-            self._flags = FlagIndex(rv.scores["flags"])
+            self._flags = rv.flag_index()
             self.map.set_flags(self._flags)
-            self._titles()
         return self._flags
 
     def set_review(self, review: ReviewData | None) -> None:
@@ -91,7 +90,7 @@ class ViewTabs(QTabWidget):
         self._fill(self.name)
 
     def _titles(self) -> None:
-        f = self._flags
+        f = self.flags  # the Flagged tab says how many there are from the start
         self.setTabText(TABS.index(FLAGGED_TAB), TITLES[FLAGGED_TAB] +
                         (f" ({f.count():,})" if f is not None else ""))
 

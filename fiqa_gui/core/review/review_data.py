@@ -86,6 +86,17 @@ class ReviewData:
             self._cache["present_flags"] = present
         return set(self._cache["present_flags"])
 
+    def flag_index(self):
+        """The run's `dataset_views.FlagIndex` — one mask per flag, what the dataset-wide views
+        and their counts read (cached; `load_review` builds it off the GUI thread). None
+        before the project is scored."""
+        if "flag_index" not in self._cache:
+            from fiqa_gui.core.review.dataset_views import FlagIndex
+
+            self._cache["flag_index"] = (FlagIndex(self.scores["flags"])
+                                         if self.scores is not None else None)
+        return self._cache["flag_index"]
+
     def tiers(self, by: str) -> np.ndarray:
         """Predicted tiers from score `by` (cached)."""
         key = ("tiers", by)
@@ -233,6 +244,7 @@ def load_review(source, *, run_id: int | None = None, read_only: bool = False,
         rv.tiers(name)
     rv.score_names  # noqa: B018 - computed here, cached for the GUI thread
     rv.present_image_flags()
+    rv.flag_index()
     return rv
 
 
