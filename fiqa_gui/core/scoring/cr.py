@@ -175,7 +175,18 @@ class CentreIndex:
 
     def _eps(self, xs: torch.Tensor, x: torch.Tensor, best: torch.Tensor) -> torch.Tensor:
         """Per-row bound on |screened - exact| for the scores that can matter."""
-        return screen_error_bound(xs, x, best, self.dtype, self.c_norm, self.c_err)
+        d = self.dim
+        xs_norm = torch.linalg.vector_norm(xs.float(), dim=1)
+        gamma = d * 2.0 ** -24 / (1 - d * 2.0 ** -24)
+        acc = gamma * xs_norm * self.c_norm
+        if self.dtype == torch.float32:
+            return acc + 1e-7
+        x_err = torch.linalg.vector_norm(x - xs.float(), dim=1)
+        inp = xs_norm * self.c_err + x_err * self.c_norm + x_err * self.c_err
+        # output rounding to bfloat16 (8-bit significand): ≤ 2^-8 relative; the scores that can
+        # matter (the screened and the true winner) are within 2·(inp + acc) of |best| in size
+        out = 2.0 ** -8 / (1 - 2.0 ** -8) * (best.abs() + 2 * (inp + acc) + 0.01)
+        return inp + acc + out + 1e-7
 
     def _screen_scores(self, xs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Screened scores (C padded, B) and their per-block maxima (blocks, B).
@@ -224,25 +235,6 @@ class CentreIndex:
         win = exact == top[rows]
         arg[rows[win]] = cols[win]
         return top, arg
-
-
-def screen_error_bound(xs: torch.Tensor, x: torch.Tensor, best: torch.Tensor,
-                       dtype: torch.dtype, c_norm: float, c_err: float) -> torch.Tensor:
-    """Per-row bound on |x̃·c̃ (screened GEMM in `dtype`) − x·c| for every column whose exact
-    score is within 2·eps of `best` in size: `xs` the rows as screened, `x` exact, `c_norm` the
-    largest column norm as screened, `c_err` the largest column rounding residual."""
-    d = x.shape[1]
-    xs_norm = torch.linalg.vector_norm(xs.float(), dim=1)
-    gamma = d * 2.0 ** -24 / (1 - d * 2.0 ** -24)
-    acc = gamma * xs_norm * c_norm
-    if dtype == torch.float32:
-        return acc + 1e-7
-    x_err = torch.linalg.vector_norm(x - xs.float(), dim=1)
-    inp = xs_norm * c_err + x_err * c_norm + x_err * c_err
-    # output rounding to bfloat16 (8-bit significand): ≤ 2^-8 relative; the scores that can
-    # matter (the screened and the true winner) are within 2·(inp + acc) of |best| in size
-    out = 2.0 ** -8 / (1 - 2.0 ** -8) * (best.abs() + 2 * (inp + acc) + 0.01)
-    return inp + acc + out + 1e-7
 
 
 def nearest_other_centre(x: torch.Tensor, own: torch.Tensor, centres: torch.Tensor,
@@ -349,13 +341,13 @@ def plan_search(c: CRCentres, embeddings: np.ndarray, labels: np.ndarray, mode: 
         return c
     rows = sample_rows(len(labels), seed)
     x = load_normalized(embeddings, rows, device)
-    own = labels[rows]
-    invalid = np.flatnonzero(np.asarray(c.counts) == 0) if c.sums is not None else None
+    # empty clusters have no centre (leave-one-out only; a head's rows are all centres)
+    empty = np.flatnonzero(np.asarray(c.counts) == 0) if c.sums is not None else []
+    invalid = empty if len(empty) else None
     exact = CentreIndex(torch.from_numpy(c.centres).to(device),
-                        torch.from_numpy(invalid).to(device)
-                        if invalid is not None and len(invalid) else None)
-    c.search = plan(mode, c.centres, invalid if invalid is not None and len(invalid) else None,
-                    x.cpu().numpy(), own, len(labels), device, exact)
+                        torch.from_numpy(invalid).to(device) if invalid is not None else None)
+    c.search = plan(mode, c.centres, invalid, x.cpu().numpy(), labels[rows], len(labels),
+                    device, exact)
     return c
 
 

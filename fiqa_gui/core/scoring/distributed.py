@@ -317,8 +317,8 @@ class RayBackend:
         with torch.inference_mode():
             centres = cr_mod.cr_centres(embeddings, labels, counts, head, torch.device("cpu"),
                                         progress, cancel)
-            # decided once here (the trained index travels with the centres to every worker)
-            # (measured on the driver's CPU; auto stays exact for GPU workers)
+            # decided once, on the driver's CPU (auto stays exact for GPU workers); the
+            # trained index travels with the centres to every worker
             mode = "exact" if nnccs == "auto" and dev.type != "cpu" else nnccs
             centres = cr_mod.plan_search(centres, embeddings, labels, mode, torch.device("cpu"))
         centres_ref = self.ray.put(centres)  # broadcast once through the object store
