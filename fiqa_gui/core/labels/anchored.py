@@ -68,10 +68,9 @@ def propose_anchors(labels: np.ndarray, strength: np.ndarray, suspect: np.ndarra
     take = np.where(eligible > 0, np.minimum(want, eligible), want)
     # cluster by cluster: eligible first, then by strength (NaN as -1) descending, ties by id
     key = -np.nan_to_num(np.asarray(strength, dtype=float), nan=-1.0)
-    order = np.lexsort((np.arange(len(labels)), key, suspect, labels))
-    pos = np.arange(len(order)) - groups.start[labels[order]]
-    chosen = order[(pos < take[labels[order]]) & (size[labels[order]] >= 2)]
-    chosen = chosen[np.lexsort((chosen, labels[chosen]))]
+    pos = groups.positions(groups.order_by(suspect, key))
+    chosen = np.flatnonzero((pos < take[labels]) & (size[labels] >= 2))  # ids ascending
+    chosen = chosen[np.argsort(labels[chosen], kind="stable")]
     cuts = np.flatnonzero(np.diff(labels[chosen])) + 1
     return {int(labels[ids[0]]): ids.tolist() for ids in np.split(chosen, cuts) if len(ids)}
 
@@ -97,8 +96,8 @@ def anchored_quality(embeddings: np.ndarray, labels: np.ndarray, strength: np.nd
     groups = Groups(labels)
     sim = np.full(n, np.nan)
     clusters = np.array([c for c, ids in used.items() if len(ids)], dtype=np.int64)
-    clusters = clusters[(clusters < groups.n_clusters)]
-    clusters = clusters[groups.size[clusters] >= 2] if len(clusters) else clusters
+    clusters = clusters[clusters < groups.n_clusters]
+    clusters = clusters[groups.size[clusters] >= 2]
     if len(clusters):
         lists = [used[int(c)] for c in clusters]
         a_ids = np.fromiter(chain.from_iterable(lists), dtype=np.int64)

@@ -154,11 +154,7 @@ def diagnose(embeddings: np.ndarray, labels: np.ndarray, *, strength: np.ndarray
     p_pix_all = groups.nanmedian(scale.pixel_poorness)
     c_sdd_all = groups.nanmedian(sdd)
     by_emb_all, by_pix_all = _trap_cues_all(p_emb_all, p_pix_all, params)
-    fin = np.isfinite(sdd)
-    n_fin = np.bincount(labels, weights=fin, minlength=groups.n_clusters)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_sdd = np.bincount(labels, weights=np.where(fin, sdd, 0.0),
-                               minlength=groups.n_clusters) / n_fin
+    n_fin, mean_sdd = groups.finite_count(sdd), groups.nanmean(sdd)
     described = scale.describe()
     for c in np.flatnonzero(three & (by_emb_all | by_pix_all)):
         c = int(c)
@@ -340,8 +336,7 @@ def _score_shift(groups: Groups, cluster_median: np.ndarray, poorness, strength,
     found = []
     for name, score in (("SDD", sdd), ("CR", cr)):
         score = np.asarray(score, dtype=float)
-        any_finite = np.bincount(labels, weights=np.isfinite(score),
-                                 minlength=groups.n_clusters) > 0
+        any_finite = groups.finite_count(score) > 0
         ranks = groups.descending_ranks(score)
         hit = clear & any_finite[labels] & (ranks > k / 2) & ~shifted
         shifted |= hit

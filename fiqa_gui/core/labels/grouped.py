@@ -11,6 +11,8 @@ common size.
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 
 CHUNK = 65536  # rows per streamed block
@@ -20,27 +22,44 @@ BIG = 4096       # clusters above this size are checked alone, in row blocks
 
 class Groups:
     """The clusters of `labels`: `order` lists image ids cluster by cluster (ids ascending
-    inside), `start[c]`/`size[c]` locate cluster c in it (size 0 for absent clusters)."""
+    inside; sorted when first asked for), `start[c]`/`size[c]` locate cluster c in it (size 0
+    for absent clusters)."""
 
     def __init__(self, labels: np.ndarray, n_clusters: int | None = None):
         self.labels = np.asarray(labels, dtype=np.int64)
         n_c = int(n_clusters if n_clusters is not None else
                   (self.labels.max() + 1 if len(self.labels) else 0))
         self.n_clusters = n_c
-        self.order = np.argsort(self.labels, kind="stable")
         self.size = np.bincount(self.labels, minlength=n_c)
         self.start = np.concatenate([[0], np.cumsum(self.size)[:-1]]) if n_c else \
             np.zeros(0, np.int64)
         self.present = np.flatnonzero(self.size)
 
+    @cached_property
+    def order(self) -> np.ndarray:
+        return np.argsort(self.labels, kind="stable")
+
     def members(self, c: int) -> np.ndarray:
         return self.order[self.start[c]:self.start[c] + self.size[c]]
 
-    def _sorted_within(self, values: np.ndarray, descending: bool) -> np.ndarray:
-        """Image ids cluster by cluster, each cluster's by value (NaN last), ties by id."""
+    def order_by(self, *keys: np.ndarray) -> np.ndarray:
+        """Image ids cluster by cluster, inside each by `keys` (the first the primary, all
+        ascending), ties by id."""
+        return np.lexsort((np.arange(len(self.labels)), *reversed(keys), self.labels))
+
+    def finite_count(self, values: np.ndarray) -> np.ndarray:
+        """Finite values per cluster."""
+        return np.bincount(self.labels, weights=np.isfinite(values),
+                           minlength=self.n_clusters).astype(np.int64)
+
+    def nanmean(self, values: np.ndarray) -> np.ndarray:
+        """Mean of each cluster's finite values (NaN for a cluster without any)."""
         v = np.asarray(values, dtype=float)
-        key = np.where(np.isnan(v), np.inf, -v if descending else v)
-        return np.lexsort((np.arange(len(v)), key, self.labels))
+        ok = np.isfinite(v)
+        total = np.bincount(self.labels, weights=np.where(ok, v, 0.0),
+                            minlength=self.n_clusters)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return total / self.finite_count(v)
 
     def nanmedian(self, values: np.ndarray) -> np.ndarray:
         """Median of each cluster's finite values (NaN for a cluster without any)."""
@@ -49,10 +68,8 @@ class Groups:
         if not len(v):
             return out
         # the finite values first in each cluster (±inf and NaN after them, as not counted)
-        key = np.where(np.isfinite(v), v, np.inf)
-        ordered = v[np.lexsort((np.arange(len(v)), key, self.labels))]
-        finite = np.bincount(self.labels, weights=np.isfinite(v), minlength=self.n_clusters)
-        finite = finite.astype(np.int64)
+        ordered = v[self.order_by(np.where(np.isfinite(v), v, np.inf))]
+        finite = self.finite_count(v)
         has = np.flatnonzero(finite)
         lo = self.start[has] + (finite[has] - 1) // 2
         hi = self.start[has] + finite[has] // 2
@@ -62,10 +79,15 @@ class Groups:
     def descending_ranks(self, values: np.ndarray) -> np.ndarray:
         """Each image's rank inside its cluster, 1 = highest; NaN last; ties by id (what
         `ranking.descending_ranks` gives cluster by cluster)."""
-        order = self._sorted_within(values, descending=True)
-        ranks = np.empty(len(order), dtype=np.int64)
-        ranks[order] = np.arange(len(order)) - self.start[self.labels[order]] + 1
-        return ranks
+        v = np.asarray(values, dtype=float)
+        order = self.order_by(np.where(np.isnan(v), np.inf, -v))
+        return self.positions(order) + 1
+
+    def positions(self, order: np.ndarray) -> np.ndarray:
+        """For an `order_by` result: each image's 0-based place inside its cluster."""
+        pos = np.empty(len(order), dtype=np.int64)
+        pos[order] = np.arange(len(order)) - self.start[self.labels[order]]
+        return pos
 
     def unit_sums(self, embeddings: np.ndarray) -> np.ndarray:
         """C×d float64 sums of each cluster's L2-normalised rows (CR's class sums: rows
@@ -104,7 +126,8 @@ class Groups:
                 flat = ids[take]
                 rows = np.zeros((ids.size, embeddings.shape[1]), dtype=np.float32)
                 sort = np.argsort(flat)
-                rows[np.flatnonzero(take.ravel())[sort]] = _unit32(embeddings[flat[sort]])
+                rows[np.flatnonzero(take.ravel())[sort]] = unit_rows(embeddings[flat[sort]],
+                                                                       np.float32)
                 x = torch.from_numpy(rows).view(len(batch), int(w), -1)
                 s = torch.bmm(x, x.transpose(1, 2))
                 s.diagonal(dim1=1, dim2=2).fill_(-2.0)
@@ -116,17 +139,13 @@ class Groups:
 
 def _has_close_pair(x: np.ndarray, screen: float) -> bool:
     """Whether two distinct rows of one large cluster have cosine ≥ `screen` (row blocks)."""
-    x = _unit32(x)
+    x = unit_rows(x, np.float32)
     for r in range(0, len(x), 1024):
         s = x[r:r + 1024] @ x.T
         np.fill_diagonal(s[:, r:], -2.0)
         if (s >= screen).any():
             return True
     return False
-
-
-def _unit32(block: np.ndarray) -> np.ndarray:
-    return unit_rows(block, np.float32)
 
 
 def unit_rows(block: np.ndarray, dtype=np.float64) -> np.ndarray:
