@@ -129,7 +129,9 @@ def diagnose(embeddings: np.ndarray, labels: np.ndarray, *, strength: np.ndarray
     cluster_flags: dict[int, list[str]] = {}
     per_cluster: dict[int, list[FlagDetail]] = {}  # cluster-level details, in cluster order
     cluster_strength = groups.nanmedian(strength)
-    cohesion = _cohesion(groups, groups.unit_sums(embeddings) if sums is None else sums)
+    if sums is None:
+        sums = groups.unit_sums(embeddings)
+    cohesion = _cohesion(groups, sums)
     dup_group, dup_details = _near_duplicates(groups, embeddings, params.near_dup_cos, flags)
     details.extend(dup_details)
 
@@ -197,7 +199,7 @@ def diagnose(embeddings: np.ndarray, labels: np.ndarray, *, strength: np.ndarray
         np.isfinite(ccs) & np.isfinite(nnccs) & (ccs < nnccs))
     suspects = np.flatnonzero(suspect)
     if nn_cluster is None and len(suspects):
-        nn_sim, nn_idx = nearest_other_centres(embeddings, labels, suspects)
+        nn_sim, nn_idx = nearest_other_centres(embeddings, labels, suspects, sums)
     elif len(suspects):
         nn_idx = np.asarray(nn_cluster)[suspects]
         nn_sim = np.asarray(nnccs, dtype=float)[suspects]
@@ -295,23 +297,19 @@ def _trap_cues_all(p_emb: np.ndarray, p_pix: np.ndarray,
     return by_emb, by_pix
 
 
-def nearest_other_centres(embeddings: np.ndarray, labels: np.ndarray,
-                          ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def nearest_other_centres(embeddings: np.ndarray, labels: np.ndarray, ids: np.ndarray,
+                          sums: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """For images `ids`: cosine to the nearest centre of another cluster, and that cluster.
 
-    Centres are the unit means of each cluster's unit rows (CR-FIQA's class centres), read in
-    chunks; only the asked images are compared with every centre."""
+    Centres are the unit means of each cluster's unit rows (CR-FIQA's class centres), from
+    `sums` (`Groups.unit_sums`; computed when not given); only the asked images are compared
+    with every centre."""
     labels = np.asarray(labels, dtype=np.int64)
-    n_clusters = int(labels.max()) + 1
-    sums = np.zeros((n_clusters, embeddings.shape[1]))
-    for start in range(0, embeddings.shape[0], 65536):
-        block = np.asarray(embeddings[start:start + 65536], dtype=np.float64)
-        block /= np.linalg.norm(block, axis=1, keepdims=True)
-        np.add.at(sums, labels[start:start + 65536], block)
+    if sums is None:
+        sums = Groups(labels).unit_sums(embeddings)
     norms = np.linalg.norm(sums, axis=1, keepdims=True)
     centres = sums / np.where(norms > 0, norms, 1.0)
-    x = np.asarray(embeddings[np.asarray(ids)], dtype=np.float64)
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    x = unit_rows(embeddings[np.asarray(ids)])
     sims = x @ centres.T
     sims[np.arange(len(ids)), labels[ids]] = -np.inf
     sims[:, norms[:, 0] == 0] = -np.inf
