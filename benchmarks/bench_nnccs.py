@@ -24,7 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_scoring import load_average, write_synthetic  # noqa: E402
+from bench_scoring import add_data_arguments, load_average, write_from_args  # noqa: E402
 
 from fiqa_gui.core.scoring.cr import cr_scores  # noqa: E402
 
@@ -32,15 +32,11 @@ from fiqa_gui.core.scoring.cr import cr_scores  # noqa: E402
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--n", type=int, default=200_000)
-    ap.add_argument("--dim", type=int, default=512)
-    ap.add_argument("--median", type=float, default=14.5)
-    ap.add_argument("--groups", type=int, default=0)
+    add_data_arguments(ap, median=14.5)
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "emb.npy"
-        labels, n_clusters = write_synthetic(path, args.n, args.dim, median=args.median,
-                                             groups=args.groups)
+        labels, n_clusters = write_from_args(path, args)
         emb = np.load(path, mmap_mode="r")
         print(f"{args.n:,} × {args.dim}, {n_clusters:,} clusters, groups {args.groups}; "
               f"load {load_average()}", flush=True)

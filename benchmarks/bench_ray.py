@@ -22,7 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_scoring import load_average, write_synthetic  # noqa: E402
+from bench_scoring import add_data_arguments, load_average, write_from_args  # noqa: E402
 
 from fiqa_gui.core.scoring.distributed import RayBackend, RayOptions  # noqa: E402
 from fiqa_gui.core.scoring.pipeline import ScoringParams, score_dataset  # noqa: E402
@@ -31,15 +31,14 @@ from fiqa_gui.core.scoring.pipeline import ScoringParams, score_dataset  # noqa:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--n", type=int, default=200_000)
-    ap.add_argument("--dim", type=int, default=512)
+    add_data_arguments(ap)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--runs", type=int, default=1)
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "emb.npy"
         t = time.perf_counter()
-        labels, n_clusters = write_synthetic(path, args.n, args.dim)
+        labels, n_clusters = write_from_args(path, args)
         print(f"{args.n:,} × {args.dim}, {n_clusters:,} clusters written in "
               f"{time.perf_counter() - t:.0f} s", flush=True)
         emb = np.load(path, mmap_mode="r")

@@ -30,7 +30,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_scoring import load_average, per_image_reference, write_synthetic  # noqa: E402
+from bench_scoring import (  # noqa: E402
+    add_data_arguments,
+    load_average,
+    per_image_reference,
+    write_from_args,
+)
 
 
 def write_manifest(path: Path, labels: np.ndarray) -> None:
@@ -55,22 +60,15 @@ def rss_anon_gib(pid: int) -> float:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--n", type=int, default=200_000)
-    ap.add_argument("--dim", type=int, default=512)
+    add_data_arguments(ap)
     ap.add_argument("--subset", type=int, default=2000,
                     help="images the published algorithm is timed on")
-    ap.add_argument("--median", type=float, default=50.0,
-                    help="median cluster size (50: ~69 per cluster; 14.5: ~20, the issue's "
-                         "~10 k clusters at 200 k and ~50 k at 1 M)")
-    ap.add_argument("--groups", type=int, default=0,
-                    help="identities in this many look-alike groups (0: structureless)")
     ap.add_argument("--extra", default="", help="more score options, e.g. '--ray local'")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         t = time.perf_counter()
-        labels, n_clusters = write_synthetic(tmp / "emb.npy", args.n, args.dim,
-                                             median=args.median, groups=args.groups)
+        labels, n_clusters = write_from_args(tmp / "emb.npy", args)
         write_manifest(tmp / "manifest.csv", labels)
         emb_gib = args.n * args.dim * 4 / 2**30
         print(f"{args.n:,} × {args.dim} ({emb_gib:.2f} GiB), {n_clusters:,} clusters, written "

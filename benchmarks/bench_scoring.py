@@ -80,6 +80,23 @@ def write_synthetic(path: Path, n: int, dim: int, seed: int = 0, *, median: floa
     return labels, len(sizes)
 
 
+def add_data_arguments(ap: argparse.ArgumentParser, *, n: int = 200_000,
+                       median: float = 50.0) -> None:
+    """--n --dim --median --groups: the synthetic data of `write_synthetic`."""
+    ap.add_argument("--n", type=int, default=n)
+    ap.add_argument("--dim", type=int, default=512)
+    ap.add_argument("--median", type=float, default=median,
+                    help="median cluster size (50: ~69 per cluster, MS1MV2's shape; 14.5: ~20, "
+                         "the issue's ~10 k clusters at 200 k and ~50 k at 1 M)")
+    ap.add_argument("--groups", type=int, default=0,
+                    help="identities in this many look-alike groups (0: structureless)")
+
+
+def write_from_args(path: Path, args: argparse.Namespace) -> tuple[np.ndarray, int]:
+    """`write_synthetic` with the options of `add_data_arguments`."""
+    return write_synthetic(path, args.n, args.dim, median=args.median, groups=args.groups)
+
+
 def peak_rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
 
