@@ -298,7 +298,7 @@ class MainWindow(QMainWindow):
             if spec.name == "demo":
                 self.recent_menu = menus["File"].addMenu("Open &recent")
         self.menus = menus
-        for panel in (self.gallery, self.views.flagged, self.views.ranked):
+        for panel in (self.gallery, *self.views.galleries):
             panel.preview_actions = self.gallery_actions
         a = self.actions_by_name
         self.close_action = a["close"]
@@ -367,7 +367,7 @@ class MainWindow(QMainWindow):
         self.views.map.image_clicked.connect(self._map_clicked)
         self.views.compare.move_requested.connect(lambda ids, name: self.curation.move(ids, name))
         self.controller.changed.connect(self.views.on_changed)  # after the window's refresh
-        for panel in (self.views.flagged, self.views.ranked):
+        for panel in (self.gallery, *self.views.galleries):
             panel.size_slider.valueChanged.connect(self._share_size)
         self.gallery.rank_changed.connect(self._on_rank_changed)
         self.gallery.run_selected.connect(self.show_run)
@@ -383,7 +383,6 @@ class MainWindow(QMainWindow):
         self.jobs.finished.connect(lambda *_: settle_memory(collect=False))
         self.inspector.similarity_shown.connect(lambda: settle_memory(collect=False))
         self.gallery.size_slider.valueChanged.connect(self.settings.set_thumbnail_size)
-        self.gallery.size_slider.valueChanged.connect(self._share_size)
         self.controller.message.connect(lambda text: self.status.showMessage(text, 4000))
         stack = self.controller.stack
         for signal in (stack.canUndoChanged, stack.canRedoChanged, stack.undoTextChanged,
@@ -835,7 +834,7 @@ class MainWindow(QMainWindow):
 
     def _share_size(self, px: int) -> None:
         """One thumbnail size for every gallery (they share the loader's decoded size)."""
-        for panel in (self.gallery, self.views.flagged, self.views.ranked):
+        for panel in (self.gallery, *self.views.galleries):
             if panel.size_slider.value() != px:
                 panel.size_slider.setValue(px)
 

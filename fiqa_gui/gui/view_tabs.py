@@ -52,13 +52,14 @@ class ViewTabs(QTabWidget):
         self.ranked = DatasetPanel(loader, RANKED_VIEW, thumb_px)
         self.compare = CompareView(loader)
         self.map = EmbeddingMapPanel()
+        self.galleries = (self.flagged, self.ranked)  # the dataset-wide galleries
         self.pages = {CLUSTER_TAB: cluster_page, FLAGGED_TAB: self.flagged,
                       RANKED_TAB: self.ranked, COMPARE_TAB: self.compare, MAP_TAB: self.map}
         for name in TABS:
             k = self.addTab(self.pages[name], TITLES[name])
             self.setTabToolTip(k, TIPS[name])
         self.setDocumentMode(True)
-        for panel in (self.flagged, self.ranked):
+        for panel in self.galleries:
             panel.current_changed.connect(lambda i, p=panel: self._forward_current(p, i))
             panel.selection_changed.connect(lambda ids, p=panel: self._forward_selection(p, ids))
         self.compare.current_changed.connect(
@@ -82,7 +83,7 @@ class ViewTabs(QTabWidget):
     def set_review(self, review: ReviewData | None) -> None:
         self.review = review
         self._flags = None
-        for panel in (self.flagged, self.ranked):
+        for panel in self.galleries:
             panel.set_review(review)
         self.compare.set_review(review)
         self.map.set_review(review, None)
@@ -139,7 +140,7 @@ class ViewTabs(QTabWidget):
 
     def dataset_gallery(self) -> DatasetPanel | None:
         page = self.currentWidget()
-        return page if page in (self.flagged, self.ranked) else None
+        return page if page in self.galleries else None
 
     def current_id(self) -> int:
         view = self.image_view()
@@ -148,7 +149,7 @@ class ViewTabs(QTabWidget):
     def viewports(self) -> list:
         """The thumbnail views on screen (painted to request their thumbnails)."""
         page = self.currentWidget()
-        if page in (self.flagged, self.ranked):
+        if page in self.galleries:
             return [page.view.viewport()]
         if page is self.compare:
             return [s.view.viewport() for s in (self.compare.subject, self.compare.own,
@@ -164,12 +165,12 @@ class ViewTabs(QTabWidget):
         if self.review is None:
             return
         if isinstance(cmd, cur.SetAnnotation):
-            for panel in (self.flagged, self.ranked):
+            for panel in self.galleries:
                 if panel.filled:
                     panel.refresh_images(cmd.ids)
             self.compare.refresh_images(cmd.ids)
         elif isinstance(cmd, (cur.MoveImages, cur.MergeClusters)):
-            for panel in (self.flagged, self.ranked):  # cluster names and order changed
+            for panel in self.galleries:  # cluster names and order changed
                 if panel.filled:
                     panel.fill(self.flags)
             if self.compare.filled:
