@@ -190,3 +190,10 @@ def test_a_ring_shows_which_panel_has_the_keys(qtbot, window_factory, sample_pro
     w.close_project()
     qtbot.waitUntil(lambda: w.stack.currentWidget() is w.start)
     assert not ring.isVisible()
+
+
+def test_the_command_line_offers_every_view_of_the_window():
+    from fiqa_gui.cli.window_commands import VIEWS
+    from fiqa_gui.gui.view_tabs import TABS
+
+    assert VIEWS == TABS

@@ -52,42 +52,15 @@ def _open_window(project, screenshot, size, *, default_shot: str, view: str | No
         screenshot = Path(default_shot).absolute()
         say(f"fiqa-gui: no display is available, so no window can open; writing a screenshot "
              f"of it to {screenshot} instead")
-    if screenshot is not None and view not in (None, "cluster"):
-        rc = _view_screenshot(project, screenshot, size, view)
-    else:
-        rc = run_gui(project, screenshot=screenshot, size=size)
+    rc = run_gui(project, screenshot=screenshot, size=size, view=view)
     if screenshot is not None and rc == EXIT_OK:
         say(f"wrote {screenshot}")
     return rc
 
 
-def _view_screenshot(project, screenshot, size, view: str) -> int:
-    """The screenshot of one centre tab: the window is shown on `view` once the project is
-    open, and drawn when that view is (thumbnails, map)."""
-    import os
-    import tempfile
-
-    os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    from fiqa_gui.gui import app as gui_app
-    from fiqa_gui.gui.main_window import MainWindow
-    from fiqa_gui.gui.settings import AppSettings
-
-    qt = gui_app._application(None)  # noqa: SLF001 - the one way the window's app is made
-    with tempfile.TemporaryDirectory(prefix="fiqa-gui-shot-") as tmp:
-        window = MainWindow(AppSettings.at(Path(tmp) / "settings.ini"), detect_device=False)
-        window.project_opened.connect(lambda _review: window.show_view(view))
-        try:
-            return gui_app.render_screenshot(window, screenshot, project=project,
-                                             size=size or gui_app.SCREENSHOT_SIZE)
-        finally:
-            window.shutdown()
-            window.deleteLater()
-            qt.processEvents()
-
-
 def _view_option(s) -> None:
     s.add_argument("--view", choices=VIEWS, default=None,
-                   help="with --screenshot: the centre tab to show (default: cluster)")
+                   help="the centre tab to show once the project is open (default: cluster)")
 
 
 def add_parsers(sub) -> None:

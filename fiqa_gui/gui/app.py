@@ -91,11 +91,13 @@ def _application(argv: list[str] | None):
 
 def run_gui(project: str | Path | None = None, *, demo: bool = False,
             screenshot: str | Path | None = None, argv: list[str] | None = None,
-            size: tuple[int, int] | None = None) -> int:
+            size: tuple[int, int] | None = None, view: str | None = None) -> int:
     """Open the review window on `project`, on the demo (`demo=True`), or on the start screen
     (reopening the last project). With `screenshot`, render the window offscreen to that PNG
     (a cluster selected, thumbnails loaded, plots drawn) and return instead of running.
     `size` (width, height) is the window's size: the screenshot is exactly that large.
+    `view`: the centre tab shown once the project is open (`view_tabs.TABS`; default: the
+    cluster gallery).
 
     Returns the process exit code: 0, 2 when the project cannot be opened (screenshot mode),
     1 on an internal error.
@@ -115,6 +117,8 @@ def run_gui(project: str | Path | None = None, *, demo: bool = False,
         with tempfile.TemporaryDirectory(prefix="fiqa-gui-shot-") as tmp:
             # a throwaway settings file: a screenshot never changes the user's layout or recents
             window = MainWindow(AppSettings.at(Path(tmp) / "settings.ini"), detect_device=False)
+            if view is not None:
+                window.project_opened.connect(lambda _review: window.show_view(view))
             try:
                 return render_screenshot(window, screenshot, project=project, demo=demo,
                                          size=size or SCREENSHOT_SIZE)
@@ -123,6 +127,8 @@ def run_gui(project: str | Path | None = None, *, demo: bool = False,
                 window.deleteLater()
                 app.processEvents()
     window = MainWindow()
+    if view is not None:
+        window.project_opened.connect(lambda _review: window.show_view(view))
     if size is not None:
         window.resize(*size)
         window.share_width(size[0])
