@@ -128,14 +128,12 @@ def without_sample(mode: str, n_centres: int, n_rows: int,
 
 def plan(mode: str, centres: np.ndarray, invalid: np.ndarray | None, sample_x: np.ndarray,
          sample_own: np.ndarray, n_rows: int, device: torch.device, exact_index) -> SearchPlan:
-    """Decide exact or IVF for `n_rows` rows over `centres` (see the module docstring).
+    """Decide exact or IVF for `n_rows` rows over `centres` by measuring (see the module
+    docstring), where `without_sample` could not decide without it.
 
     `sample_x`/`sample_own`: unit rows of a seeded sample and their clusters; `exact_index`: a
     `cr.CentreIndex` over the same centres (the reference the sample is checked against)."""
     c = len(centres)
-    early = without_sample(mode, c, n_rows, device)
-    if early is not None:
-        return early
     info = _info(mode, c, n_rows)
     import faiss
 
