@@ -148,8 +148,9 @@ def plan(mode: str, centres: np.ndarray, invalid: np.ndarray | None, sample_x: n
         else None
     tried = []
     nprobe = 1
+    ivf = IVFCentreIndex(data, nprobe, cen_t, inv_t, exact_index)
     while nprobe <= nlist:
-        ivf = IVFCentreIndex(data, nprobe, cen_t, inv_t, exact_index)
+        ivf.index.nprobe = nprobe
         top, arg = (v.cpu().numpy() for v in ivf.search(x_t, own_t))
         # a different centre with the same cosine (to float32) is as good a winner
         hit = (arg == ref_arg) | (np.abs(top - ref_top) <= 1e-6)
