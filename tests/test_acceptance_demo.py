@@ -45,3 +45,17 @@ def test_flags_hold_when_three_clusters_in_four_are_degraded(tmp_path):
         assert p["trap_recall"] >= 0.9 and p["trap_fpr"] <= 0.05, p
         assert p["good_first"]["quality"] >= 0.9, p
         assert p["good_first"]["sdd"] <= 0.5  # the published label shows the defect
+
+
+def test_flags_hold_when_one_cluster_in_ten_is_degraded(tmp_path):
+    """The sweep's 10 % point on seed 0, where the bunched model's clean look-alikes in dim
+    light used to be flagged (FPR 0.055 while `iq` was the pixel support): every model and
+    centring at goal, and every degraded cluster found."""
+    from fiqa_gui.core.demo.acceptance import sweep_share
+
+    points = sweep_share(tmp_path / "sweep", 0.1, seed=0, models=("bunched",),
+                         centrings=("raw",))
+    (p,) = points
+    assert p["trap_clusters"]["consistent_degraded"] == 8
+    assert p["trap_recall"] == 1.0 and p["trap_fpr"] <= 0.05, p
+    assert p["good_first"]["quality"] >= 0.9, p

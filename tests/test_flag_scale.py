@@ -100,18 +100,24 @@ def test_poor_references_lie_a_margin_below_the_calibrated_level():
     assert not np.isin(cur.poor, trusted).any()
 
 
-@pytest.mark.parametrize(("p_emb", "p_pix", "expect"), [
-    (0.6, 0.5, (True, True)),     # both lean poor: flagged, both named
-    (0.65, 0.1, (False, False)),  # a look-alike in dim light: neither cue is clear
-    (0.75, 0.0, (True, False)),   # the embedding alone is clear
-    (0.2, 1.1, (False, True)),    # the pixels alone are clear
-    (0.45, 0.9, (False, False)),
-    (0.6, np.nan, (True, False)),  # no pixel cues: the embedding decides at trap_embedding
-    (0.45, np.nan, (False, False)),
-    (np.nan, 1.2, (False, True)),
+@pytest.mark.parametrize(("p_emb", "p_pix", "p_deg", "expect"), [
+    (0.6, 0.5, np.nan, (True, True)),     # both lean poor: flagged, both named
+    (0.65, 0.1, np.nan, (False, False)),  # a look-alike in dim light: neither cue is clear
+    (0.75, 0.0, np.nan, (True, False)),   # the embedding alone is clear (occluders)
+    (0.2, 1.1, np.nan, (False, True)),    # the pixels alone are clear
+    (0.45, 0.9, np.nan, (False, False)),
+    (0.6, np.nan, np.nan, (True, False)),  # no pixel cues: the embedding decides at 0.5
+    (0.45, np.nan, np.nan, (False, False)),
+    (np.nan, 1.2, np.nan, (False, True)),
+    # with the calibrated degradation, it (not iq) supports the embedding
+    (0.65, 0.81, 0.2, (False, False)),    # dim look-alike: low iq, clean sharpness/noise/blocks
+    (0.55, 0.1, 0.45, (True, True)),      # mild JPEG: iq barely moved, blocking did
+    (0.1, 0.1, 0.7, (False, True)),       # clearly degraded on one cue
+    (0.1, 0.1, 0.55, (False, False)),
+    (0.1, 1.2, 0.1, (False, True)),       # exposure/occlusion: iq alone still counts
 ])
-def test_trap_rule(p_emb, p_pix, expect):
-    assert _trap_cues(p_emb, p_pix, FlagParams()) == expect
+def test_trap_rule(p_emb, p_pix, p_deg, expect):
+    assert _trap_cues(p_emb, p_pix, FlagParams(), p_deg) == expect
 
 
 def test_self_calibration_degrades_the_best_real_photos(tmp_path):

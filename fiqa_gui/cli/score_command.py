@@ -121,7 +121,8 @@ def _score(args, backend) -> int:
         iq_poor=cal.iq_poor if cal else None, iq_good=cal.iq_good if cal else None,
         cluster_names=ds.cluster_names,
         nn_cluster=result.nn_cluster if len(result.nn_cluster) else None,
-        luminance_variance=(getattr(result, "cues", {}) or {}).get("luminance_variance"))
+        luminance_variance=(getattr(result, "cues", {}) or {}).get("luminance_variance"),
+        calibration=cal, cues=getattr(result, "cues", None))
     columns["quality"] = anchored.quality
     flags = merge_flags(result.flags, diag.row_flags(ds.labels))
     extra = dict(getattr(result, "cues", {}) or {})

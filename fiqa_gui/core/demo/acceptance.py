@@ -101,8 +101,8 @@ def evaluate_demo(workdir: Path, *, seed: int = 0, n_clusters: int = 60) -> dict
 
 def _score_and_measure(ds: Dataset, embeddings: np.ndarray, paths: list[str], *, seed: int,
                        pixels=None) -> dict:
-    """Score (SDD, CR; pixel cues unless `pixels` = (iq, luminance_variance, iq_poor, iq_good)
-    is given), flag, compute `quality` and measure it against the planted truth."""
+    """Score (SDD, CR; pixel cues unless `pixels` = (cues, calibration) is given), flag,
+    compute `quality` and measure it against the planted truth."""
     from fiqa_gui.core.labels.project_scoring import finish_scores
     from fiqa_gui.core.labels.self_calibration import calibrate_iq
     from fiqa_gui.core.scoring.pipeline import ScoringParams, score_dataset
@@ -112,19 +112,19 @@ def _score_and_measure(ds: Dataset, embeddings: np.ndarray, paths: list[str], *,
                         ScoringParams(seed=seed, image_cues=pixels is None))
     cols = {c: getattr(res, c) for c in ("sdd", "sdd_signed", "cr", "ccs", "nnccs", "iq")}
     if pixels is None:
-        cal = calibrate_iq(paths, cols["iq"], seed=seed)
-        pixels = (cols["iq"], res.cues.get("luminance_variance"),
-                  cal.iq_poor if cal else None, cal.iq_good if cal else None)
-    cols["iq"] = pixels[0]
+        pixels = ({**res.cues, "iq": cols["iq"]}, calibrate_iq(paths, cols["iq"], seed=seed))
+    cues, cal = pixels
+    cols["iq"] = np.asarray(cues["iq"], dtype=float)
     diag, anchored, _ = finish_scores(embeddings, ds.labels, cols, unreadable=res.unreadable,
-                                      iq_poor=pixels[2], iq_good=pixels[3],
-                                      luminance_variance=pixels[1],
+                                      iq_poor=cal.iq_poor if cal else None,
+                                      iq_good=cal.iq_good if cal else None,
+                                      luminance_variance=cues.get("luminance_variance"),
                                       cluster_names=ds.cluster_names,
-                                      nn_cluster=res.nn_cluster)
+                                      nn_cluster=res.nn_cluster, calibration=cal, cues=cues)
     cols["quality"] = anchored.quality
     out = acceptance_figures(ds, cols, diag.cluster_flags, diag.image_flags,
                              diag.near_dup_group)
-    out["scale"] = {"method": diag.scale.method, "iq_poor": pixels[2],
+    out["scale"] = {"method": diag.scale.method, "iq_poor": cal.iq_poor if cal else None,
                     "good": int(len(diag.scale.good)), "poor": int(len(diag.scale.poor))}
     return out
 
@@ -153,10 +153,8 @@ def sweep_share(workdir: Path, share: float, *, seed: int = 0,
     ds = data.dataset
     paths = [str(p) for p in ds.absolute_paths()]
     cues = compute_image_cues(paths, workers=workers)
-    iq = np.asarray(cues["iq"], dtype=float)
-    cal = calibrate_iq(paths, iq, seed=seed)
-    pixels = (iq, cues.get("luminance_variance"), cal.iq_poor if cal else None,
-              cal.iq_good if cal else None)
+    cal = calibrate_iq(paths, np.asarray(cues["iq"], dtype=float), seed=seed)
+    pixels = (cues, cal)
     specs = plan_dataset(seed, n_clusters, make_up)
     points = []
     for model in models:

@@ -8,21 +8,26 @@ reference good images, 1 = typical of reference poor ones, the references fixed 
 curator's trusted images or by self-calibration (the project's own best images, degraded;
 `self_calibration`) — so a threshold means the same at 10 % and at 75 % poor data.
 
-- `consistency_trap` (cluster, ≥ 3 images): its typical image is poor — by both cues together
-  (median embedding poorness ≥ `trap_embedding`, 0.5: halfway from the good references to the
-  poor ones in how crowded it is by other identities, *and* median pixel poorness ≥
-  `trap_pixel_support`, 0.4), or by one cue alone when it is clear (embedding ≥
-  `trap_embedding_alone`, 0.7; pixels ≥ `trap_pixel`, 1.0 — all the way, since clean photos'
-  pixel scores vary with lighting far more than their crowding does). A look-alike identity
-  photographed in dim light can lean poor on each cue a little; a degraded cluster is clearly
-  poor on one or leans on both. Without pixel cues the embedding alone decides at
-  `trap_embedding`. SDD, fed by the cluster's own mutually similar images, rates such a cluster
-  as it rates
-  good ones; the explanation gives its median SDD as a percentile of the good references' SDD.
-  Not cohesion: with a real model degraded clusters were *not* tighter than clean ones in
-  absolute cosine; what marked them was a high SDD together with low model-free quality. No SDD
-  threshold either: SDD is min-max normalised over the data set, so any cut on it moves with the
-  make-up. That is SPEC §5 defect 1.
+- `consistency_trap` (cluster, ≥ 3 images): its typical image is poor. Three cues, each a
+  cluster median on a scale that does not move with the data set's make-up: *pixel degradation*
+  (`pixel_degradation`: the cue each degradation moves — sharpness, noise, JPEG blocking — with
+  0 = the project's best images, 1 = their blurred, down-scaled, noised or JPEG-compressed
+  copies; and the share of clipped highlights), *embedding poorness* (how crowded by other
+  identities, `quality_scale`) and the `iq`-based *pixel poorness*. The flag is raised when the
+  pixels are clearly degraded (degradation ≥ `trap_degradation`, 0.6), or when the embedding
+  leans poor (≥ `trap_embedding`, 0.5) and the pixels support it (degradation — or, without a
+  cue calibration, pixel poorness — ≥ `trap_pixel_support`, 0.4), or by one cue alone when it is
+  unmistakable (embedding ≥ `trap_embedding_alone`, 0.7 — occluders, which no pixel cue sees,
+  show only here; pixel poorness ≥ `trap_pixel`, 1.0, which covers under-exposure). A clean
+  look-alike identity photographed in dim light leans poor on the embedding and on `iq`, but its
+  sharpness, noise and blocking stay those of a clean photo; the sweep's false positives came
+  from exactly such clusters while `iq` was the pixel support. Without pixel cues the embedding
+  alone decides at `trap_embedding`. SDD, fed by the cluster's own mutually similar images,
+  rates such a cluster as it rates good ones; the explanation gives its median SDD as a
+  percentile of the good references' SDD. Not cohesion: with a real model degraded clusters were
+  *not* tighter than clean ones in absolute cosine; what marked them was a high SDD together
+  with low model-free quality. No SDD threshold either: SDD is min-max normalised over the data
+  set, so any cut on it moves with the make-up. That is SPEC §5 defect 1.
 - `score_shift` (image, and its cluster): an image clearly better than its cluster's typical one
   (poorness ≤ the cluster median − `shift_gap`, half the good-to-poor distance) that SDD or CR
   nevertheless ranks in the lower half of its cluster — defect 2.
@@ -43,6 +48,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fiqa_gui.core.labels.grouped import Groups, unit_rows
+from fiqa_gui.core.labels.pixel_degradation import CUE_WORDS
 from fiqa_gui.core.labels.quality_scale import QualityScale, quality_scale
 
 IMAGE_FLAGS = ("singleton", "identity_suspect", "score_shift", "near_duplicate", "low_iq",
@@ -56,14 +62,17 @@ class FlagParams:
     trap_embedding_alone: float = 0.7
     trap_pixel_support: float = 0.4
     trap_pixel: float = 1.0
+    trap_degradation: float = 0.6
     shift_gap: float = 0.5
     near_dup_cos: float = 0.985
     low_iq: float = 30.0
 
 
-def _trap_cues(p_emb: float, p_pix: float, params: FlagParams) -> tuple[bool, bool]:
+def _trap_cues(p_emb: float, p_pix: float, params: FlagParams,
+               p_deg: float = float("nan")) -> tuple[bool, bool]:
     """(embedding says poor, pixels say poor) under the trap rule of the module docstring."""
-    by_emb, by_pix = _trap_cues_all(np.array([p_emb], float), np.array([p_pix], float), params)
+    by_emb, by_pix = _trap_cues_all(np.array([p_emb], float), np.array([p_pix], float), params,
+                                    np.array([p_deg], float))
     return bool(by_emb[0]), bool(by_pix[0])
 
 
@@ -154,20 +163,32 @@ def diagnose(embeddings: np.ndarray, labels: np.ndarray, *, strength: np.ndarray
     three = size >= 3
     p_emb_all = groups.nanmedian(scale.embedding_poorness)
     p_pix_all = groups.nanmedian(scale.pixel_poorness)
+    deg = scale.degradation
+    p_deg_all = groups.nanmedian(deg.value) if deg is not None else np.full(len(size), np.nan)
     c_sdd_all = groups.nanmedian(sdd)
-    by_emb_all, by_pix_all = _trap_cues_all(p_emb_all, p_pix_all, params)
+    by_emb_all, by_pix_all = _trap_cues_all(p_emb_all, p_pix_all, params, p_deg_all)
     n_fin, mean_sdd = groups.finite_count(sdd), groups.nanmean(sdd)
     described = scale.describe()
     for c in np.flatnonzero(three & (by_emb_all | by_pix_all)):
         c = int(c)
         p_emb, p_pix, c_sdd = p_emb_all[c], p_pix_all[c], c_sdd_all[c]
+        p_deg = p_deg_all[c]
         by_emb, by_pix = bool(by_emb_all[c]), bool(by_pix_all[c])
         cluster_flags.setdefault(c, []).append("consistency_trap")
+        cue = _main_cue(deg, groups.members(c)) if np.isfinite(p_deg) else None
         cues = []
         if by_emb:
             cues.append(f"its embeddings sit {p_emb:.0%} of the way from the good "
                         "references toward where poor images of every identity gather")
-        if by_pix:
+        shows_degradation = by_pix and cue is not None and p_deg >= params.trap_pixel_support
+        if shows_degradation and cue == "over_exposure":
+            cues.append(f"its {CUE_WORDS[cue]} is {p_deg:.0%} of the way to a quarter of "
+                        "the face region clipped")
+        elif shows_degradation:
+            cues.append(f"its {CUE_WORDS[cue]} is {p_deg:.0%} of the way from this "
+                        "project's best images to their degraded copies")
+        if by_pix and np.isfinite(p_pix) and (not shows_degradation
+                                              or p_pix >= params.trap_pixel):
             cues.append(f"its pixel quality is {p_pix:.0%} of the way from the good "
                         "references to the poor ones")
         sdd_pct = (float(np.searchsorted(ref_sdd, c_sdd)) / len(ref_sdd)
@@ -181,6 +202,8 @@ def diagnose(embeddings: np.ndarray, labels: np.ndarray, *, strength: np.ndarray
             f" fixed by {scale.method}) — yet {sdd_text}. Mutually similar poor images are "
             "each other's positives: consistent is not the same as good.",
             {"embedding_poorness": _f(p_emb), "pixel_poorness": _f(p_pix),
+             "pixel_degradation": _f(p_deg), "degradation_cue": cue,
+             "threshold_degradation": params.trap_degradation,
              "threshold_embedding": params.trap_embedding,
              "threshold_embedding_alone": params.trap_embedding_alone,
              "threshold_pixel_support": params.trap_pixel_support,
@@ -285,15 +308,20 @@ def _near_duplicates(groups: Groups, embeddings: np.ndarray, threshold: float,
     return dup_group, details
 
 
-def _trap_cues_all(p_emb: np.ndarray, p_pix: np.ndarray,
-                   params: FlagParams) -> tuple[np.ndarray, np.ndarray]:
-    """`_trap_cues` for arrays of cluster medians (NaN compares false, as there)."""
+def _trap_cues_all(p_emb: np.ndarray, p_pix: np.ndarray, params: FlagParams,
+                   p_deg: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """`_trap_cues` for arrays of cluster medians (NaN compares false, as there): the pixel
+    support is the degradation where it is known, else the `iq`-based poorness."""
+    if p_deg is None:
+        p_deg = np.full(len(p_emb), np.nan)
     with np.errstate(invalid="ignore"):
+        support = np.where(np.isfinite(p_deg), p_deg, p_pix)
         emb = p_emb >= params.trap_embedding
-        both = emb & (p_pix >= params.trap_pixel_support)
-        pix_ok = np.isfinite(p_pix)
+        both = emb & (support >= params.trap_pixel_support)
+        pix_ok = np.isfinite(support) | np.isfinite(p_pix)
         by_emb = np.where(pix_ok, both | (p_emb >= params.trap_embedding_alone), emb)
-        by_pix = pix_ok & (both | (p_pix >= params.trap_pixel))
+        by_pix = pix_ok & (both | (p_pix >= params.trap_pixel)
+                           | (p_deg >= params.trap_degradation))
     return by_emb, by_pix
 
 
@@ -357,6 +385,15 @@ def _score_shift(groups: Groups, cluster_median: np.ndarray, poorness, strength,
             {"poorness": float(poorness[i]), "cluster_median_poorness": m,
              "shift_gap": params.shift_gap, "strength": _f(strength[i]),
              "score": name, "rank": rank, "cluster_size": int(groups.size[c])}))
+
+
+def _main_cue(deg, members: np.ndarray) -> str | None:
+    """The degradation cue that gave most of a cluster's images their degradation value."""
+    codes = deg.cue[members]
+    codes = codes[codes >= 0]
+    if not len(codes):
+        return None
+    return deg.cue_name(int(np.bincount(codes).argmax()))
 
 
 def _f(x) -> float | None:

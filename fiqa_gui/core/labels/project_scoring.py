@@ -16,6 +16,7 @@ from fiqa_gui.core.labels.anchored import AnchoredResult, anchored_quality, prop
 from fiqa_gui.core.labels.diagnostics import Diagnostics, FlagParams, diagnose
 from fiqa_gui.core.labels.eligibility import ineligible, near_blank
 from fiqa_gui.core.labels.grouped import Groups
+from fiqa_gui.core.labels.pixel_degradation import pixel_degradation
 from fiqa_gui.core.labels.quality_cues import low_information_similarity, model_free_quality
 from fiqa_gui.core.labels.quality_scale import (
     MIN_REFERENCE,
@@ -62,7 +63,9 @@ def finish_scores(embeddings: np.ndarray, labels: np.ndarray, columns: dict[str,
                   trusted: np.ndarray | None = None,
                   cluster_names: list[str] | None = None,
                   nn_cluster: np.ndarray | None = None,
-                  luminance_variance: np.ndarray | None = None) -> tuple[Diagnostics,
+                  luminance_variance: np.ndarray | None = None,
+                  calibration=None,
+                  cues: dict[str, np.ndarray] | None = None) -> tuple[Diagnostics,
                                                                          AnchoredResult,
                                                                          np.ndarray]:
     """Flags + anchored quality from SDD/CR/iq columns; returns (diagnostics, anchored, lowinfo).
@@ -70,14 +73,16 @@ def finish_scores(embeddings: np.ndarray, labels: np.ndarray, columns: dict[str,
     `approved` maps a cluster index to its approved seed image ids (the anchors it replaces).
     `iq_poor`/`iq_good` are the self-calibrated pixel levels (`self_calibration.calibrate_iq`) and
     `trusted` the curator's trusted image ids; they fix the flags' poorness scale
-    (`quality_scale`).
+    (`quality_scale`). `calibration` (the `IqCalibration` or its stored dict) and the raw image
+    `cues` give the pixel degradation the trap rule reads (`pixel_degradation`).
     Proposed anchors skip identity suspects and near-blank images (`eligibility`).
     """
     if lowinfo is None:
         lowinfo = low_information_similarity(embeddings)
     iq = columns.get("iq")
+    degradation = pixel_degradation(cues, calibration, len(labels))
     scale = quality_scale(embeddings, labels, iq, iq_poor=iq_poor, iq_good=iq_good,
-                          trusted=trusted)
+                          trusted=trusted, degradation=degradation)
     # identity strength on the absolute poorness scale (the percentile form where it is NaN)
     strength = strength_from_poorness(scale.poorness, model_free_quality(lowinfo, iq))
     sums = Groups(labels).unit_sums(embeddings)  # one pass, shared by cohesion and anchors
@@ -141,7 +146,8 @@ def score_project(project: Project, params=None, *, progress: ProgressCallback =
         iq_poor=flag_scale["iq_poor"], iq_good=flag_scale["iq_good"],
         trusted=np.array(flag_scale["trusted"], dtype=np.int64), cluster_names=pl.names,
         nn_cluster=getattr(result, "nn_cluster", None) if len(result.nn_cluster) else None,
-        luminance_variance=(getattr(result, "cues", {}) or {}).get("luminance_variance"))
+        luminance_variance=(getattr(result, "cues", {}) or {}).get("luminance_variance"),
+        calibration=cal, cues=getattr(result, "cues", None))
     flag_scale["method"] = diag.scale.method
     progress(1, 1, "diagnostics")
     columns["quality"] = anchored.quality
@@ -226,7 +232,8 @@ def rescore_with_seeds(project: Project, base_run_id: int | None = None, *,
         iq_poor=scale.get("iq_poor"), iq_good=scale.get("iq_good"),
         trusted=np.array(scale.get("trusted") or [], dtype=np.int64), cluster_names=pl.names,
         luminance_variance=np.asarray(old["luminance_variance"], dtype=float)
-        if "luminance_variance" in old else None)
+        if "luminance_variance" in old else None,
+        calibration=scale.get("calibration"), cues=old)
     columns["quality"] = anchored.quality
     extra = {k: np.asarray(old[k], dtype=float) for k in old
              if k not in columns and k not in ("flags", "quality") and k not in PER_IMAGE_EXTRAS}

@@ -48,6 +48,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fiqa_gui.core.labels.pixel_degradation import PixelDegradation
+
 MIN_REFERENCE = 10
 CHUNK = 4 * 1024 * 1024  # reference cells per block (16 MiB of float32)
 CROWD_K = 10
@@ -68,6 +70,9 @@ class QualityScale:
     poor: np.ndarray                # image ids of the poor references
     method: str                     # 'curator references' | 'pixel calibration' | 'embedding split'
     iq_poor: float | None = None
+    # per-cue pixel degradation on the calibration's own scale (`pixel_degradation`): the
+    # trap rule's pixel evidence where the calibration recorded its cues
+    degradation: PixelDegradation | None = None
 
     def describe(self) -> str:
         """One sentence for the window: what 0 and 1 mean on this scale."""
@@ -113,6 +118,9 @@ def crowding(embeddings: np.ndarray, labels: np.ndarray, *, k: int = CROWD_K,
     ref = torch.from_numpy(np.array(embeddings[order], dtype=np.float32))
     neg_half_sq = -0.5 * (ref * ref).sum(dim=1)
     col = torch.from_numpy(ref_index.reshape(-1).astype(np.int64))
+    # where each reference cluster's images lie in `order` (a contiguous range)
+    ref_start = np.searchsorted(labels[order], ref_clusters)
+    ref_count = np.diff(np.append(ref_start, len(order)))
     step = max(1, CHUNK // max(len(order), 1))
     with torch.inference_mode():
         for start in range(0, n, step):
@@ -120,16 +128,50 @@ def crowding(embeddings: np.ndarray, labels: np.ndarray, *, k: int = CROWD_K,
             # −½‖x − r‖² = x·r − ½‖r‖² − ½‖x‖², then the nearest image of each reference
             # cluster; the row's own −½‖x‖² changes no order, so it is added to the mean last
             near = torch.addmm(neg_half_sq, x, ref.T)
-            per = torch.full((len(x), len(ref_clusters)), float("-inf"))
-            per.scatter_reduce_(1, col.expand(len(x), -1), near, reduce="amax")
-            own = np.searchsorted(ref_clusters, labels[start:start + step])
-            own = np.minimum(own, len(ref_clusters) - 1)
-            rows = np.flatnonzero(ref_clusters[own] == labels[start:start + step])
-            per[torch.from_numpy(rows), torch.from_numpy(own[rows])] = float("-inf")
-            top = torch.topk(per, kk, dim=1).values
+            _mask_own(near, labels[start:start + step], ref_clusters, ref_start, ref_count)
+            top = _top_distinct(near, col, kk)
             out[start:start + len(x)] = (1.0 + top.double().mean(dim=1)
                                          - 0.5 * (x.double() * x.double()).sum(dim=1)).numpy()
     return out
+
+
+def _mask_own(near, row_labels: np.ndarray, ref_clusters: np.ndarray, ref_start: np.ndarray,
+              ref_count: np.ndarray) -> None:
+    """Set each row's references of its own cluster to −inf (in place): one flat fill over
+    just those cells, not a comparison of every row with every reference."""
+    import torch
+
+    k = np.minimum(np.searchsorted(ref_clusters, row_labels), len(ref_clusters) - 1)
+    has = ref_clusters[k] == row_labels
+    rows, k = np.flatnonzero(has), k[has]
+    counts = ref_count[k]
+    if not counts.sum():
+        return
+    within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    cells = np.repeat(rows * near.shape[1] + ref_start[k], counts) + within
+    near.view(-1)[torch.from_numpy(cells)] = float("-inf")
+
+
+def _top_distinct(near, col, kk: int):
+    """Per row, the `kk` largest per-cluster maxima of `near` (references × cluster `col`).
+
+    Where a row's `kk` largest references belong to `kk` different clusters they are exactly
+    those maxima (any other cluster's maximum is below all of them) — the common case once the
+    references spread over many clusters. The other rows (references of few clusters, as in
+    small data sets where every image is a reference) take each cluster's maximum over all
+    references."""
+    import torch
+
+    vals, idx = torch.topk(near, kk, dim=1)
+    cl = torch.sort(col[idx], dim=1).values
+    dup = (cl[:, 1:] == cl[:, :-1]).any(dim=1) if kk > 1 else torch.zeros(len(cl), dtype=bool)
+    rest = torch.nonzero(dup).flatten()
+    if len(rest):
+        sub = near[rest]
+        per = torch.full((len(rest), int(col.max()) + 1), float("-inf"), dtype=near.dtype)
+        per.scatter_reduce_(1, col.expand(len(rest), -1), sub, reduce="amax")
+        vals[rest] = torch.topk(per, kk, dim=1).values
+    return vals
 
 
 def strength_from_poorness(poorness: np.ndarray, fallback: np.ndarray | None = None,
@@ -173,11 +215,12 @@ def _largest_gap_split(values: np.ndarray, labels: np.ndarray) -> tuple[np.ndarr
 
 def quality_scale(embeddings: np.ndarray, labels: np.ndarray, iq: np.ndarray | None = None, *,
                   iq_poor: float | None = None, iq_good: float | None = None,
-                  trusted: np.ndarray | None = None) -> QualityScale:
+                  trusted: np.ndarray | None = None,
+                  degradation: PixelDegradation | None = None) -> QualityScale:
     """Fix the poorness scale from reference sets (see the module docstring).
 
     `iq_poor` is `self_calibration.calibrate_iq(...).iq_poor`; `trusted` the ids of images the
-    curator approved as seeds or tiered high.
+    curator approved as seeds or tiered high; `degradation` is carried along for the flags.
     """
     n = embeddings.shape[0]
     labels = np.asarray(labels, dtype=np.int64)
@@ -207,7 +250,7 @@ def quality_scale(embeddings: np.ndarray, labels: np.ndarray, iq: np.ndarray | N
     if len(good) == 0 or len(poor) == 0:
         nan = np.full(n, np.nan)
         return QualityScale(nan, crowd, nan.copy(), nan.copy(), good,
-                            poor, method, iq_poor if have_iq else None)
+                            poor, method, iq_poor if have_iq else None, degradation)
     p_emb = _scaled(crowd, good, poor, +1.0)
     p_pix = _scaled(iq, good, poor, -1.0) if have_iq else np.full(n, np.nan)
     stacked = np.vstack([p_emb, p_pix])
@@ -217,4 +260,4 @@ def quality_scale(embeddings: np.ndarray, labels: np.ndarray, iq: np.ndarray | N
     return QualityScale(poorness=poorness, crowding=crowd, pixel_poorness=p_pix,
                         embedding_poorness=p_emb,
                         good=good, poor=poor, method=method,
-                        iq_poor=float(iq_poor) if have_iq else None)
+                        iq_poor=float(iq_poor) if have_iq else None, degradation=degradation)

@@ -59,9 +59,14 @@ def self_degrade(img: Image.Image, kind: str, rng: np.random.Generator) -> Image
 
 def image_iq(img: Image.Image) -> float:
     """`iq` of an in-memory image, exactly as the scoring pipeline computes it from a file."""
+    return measure(img)[0]
+
+
+def measure(img: Image.Image) -> tuple[float, dict[str, float]]:
+    """(`iq`, raw cues) of an in-memory image, as the scoring pipeline computes them."""
     cues = image_cues(img, original_size=img.size)
     scores = cue_scores({k: np.array([v]) for k, v in cues.items()})
-    return float(combine(scores)[0])
+    return float(combine(scores)[0]), {k: float(v) for k, v in cues.items()}
 
 
 @dataclass
@@ -72,6 +77,10 @@ class IqCalibration:
     best_iq: float                 # median iq of those best images themselves
     by_kind: dict[str, float] = field(default_factory=dict)  # median degraded iq per kind
     images: list[int] = field(default_factory=list)          # ids of the best images used
+    # the cues `pixel_degradation` scales by: medians on the best images, and per kind on
+    # their degraded copies
+    cue_best: dict[str, float] = field(default_factory=dict)
+    cue_degraded: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def iq_good(self) -> float:
@@ -83,7 +92,15 @@ class IqCalibration:
         return {"iq_poor": round(self.iq_poor, 2), "iq_good": round(self.iq_good, 2),
                 "best_iq": round(self.best_iq, 2),
                 "by_kind": {k: round(v, 2) for k, v in self.by_kind.items()},
-                "images": self.images}
+                "images": self.images,
+                "cue_best": {k: _round(v) for k, v in self.cue_best.items()},
+                "cue_degraded": {kind: {k: _round(v) for k, v in cues.items()}
+                                 for kind, cues in self.cue_degraded.items()}}
+
+
+def _round(v: float) -> float | None:
+    """Four significant digits, None for NaN (JSON has no NaN)."""
+    return float(f"{v:.4g}") if np.isfinite(v) else None
 
 
 def calibrate_iq(paths: list[str], iq: np.ndarray, *, n_best: int = N_BEST,
@@ -97,6 +114,8 @@ def calibrate_iq(paths: list[str], iq: np.ndarray, *, n_best: int = N_BEST,
     best = ok[np.argsort(-iq[ok], kind="stable")][:n_best]
     rng = np.random.default_rng([seed, 0x63616C])  # "cal"
     per_kind: dict[str, list[float]] = {k: [] for k in KINDS}
+    cues_best: list[dict[str, float]] = []
+    cues_after: dict[str, list[dict[str, float]]] = {k: [] for k in KINDS}
     used: list[int] = []
     for i in best:
         try:
@@ -106,11 +125,25 @@ def calibrate_iq(paths: list[str], iq: np.ndarray, *, n_best: int = N_BEST,
         except Exception:  # noqa: BLE001 — an unreadable best image is just skipped
             continue
         used.append(int(i))
+        cues_best.append(measure(img)[1])
         for kind in KINDS:
-            per_kind[kind].append(image_iq(self_degrade(img, kind, rng)))
+            value, cues = measure(self_degrade(img, kind, rng))
+            per_kind[kind].append(value)
+            cues_after[kind].append(cues)
     if len(used) < 4:
         return None
     pooled = [v for vals in per_kind.values() for v in vals]
     return IqCalibration(iq_poor=float(np.median(pooled)), best_iq=float(np.median(iq[used])),
                          by_kind={k: float(np.median(v)) for k, v in per_kind.items()},
-                         images=used)
+                         images=used, cue_best=_medians(cues_best),
+                         cue_degraded={k: _medians(v) for k, v in cues_after.items()})
+
+
+def _medians(rows: list[dict[str, float]]) -> dict[str, float]:
+    """Per cue, the median over `rows` of its finite values (NaN where there are none)."""
+    out = {}
+    for cue in rows[0] if rows else ():
+        vals = np.array([r[cue] for r in rows], dtype=float)
+        vals = vals[np.isfinite(vals)]
+        out[cue] = float(np.median(vals)) if len(vals) else float("nan")
+    return out
