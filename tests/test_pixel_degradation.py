@@ -120,3 +120,39 @@ def test_without_calibration_or_cues_nothing_is_claimed():
     assert deg.cue_name(int(deg.cue[1])) == "noise"
     assert deg.value[0] == pytest.approx(0.0, abs=1e-12)  # as the best images on both cues
     assert pixel_degradation(None, flat, 2).cues == ()
+
+
+def test_trap_explanation_names_the_cue_and_its_number():
+    """A cluster whose photos all carry JPEG blocks beyond the calibration's copies is a trap,
+    and the window's text says which cue and how far, with the numbers behind it."""
+    from fiqa_gui.core.labels.project_scoring import finish_scores
+
+    rng = np.random.default_rng(0)
+    n_clusters, per = 12, 10
+    labels = np.repeat(np.arange(n_clusters), per)
+    centres = rng.standard_normal((n_clusters, 64))
+    x = centres[labels] + 0.3 * rng.standard_normal((len(labels), 64))
+    x = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    n = len(labels)
+    blocked = labels == 0
+    cues = {"sharpness": np.full(n, 800.0), "noise": np.full(n, 2.0),
+            "blockiness": np.where(blocked, 2.5, 1.0), "over_exposure": np.zeros(n)}
+    calibration = {"cue_best": {"sharpness": 800.0, "noise": 2.0, "blockiness": 1.0},
+                   "cue_degraded": {"blur": {"sharpness": 5.0},
+                                    "downscale": {"sharpness": 40.0},
+                                    "noise": {"noise": 10.0}, "jpeg": {"blockiness": 2.0}}}
+    iq = np.where(blocked, 62.0, 88.0) + rng.uniform(-1, 1, n)
+    iq[labels == 1] = 40.0  # poor references for the iq scale
+    cols = {"sdd": rng.uniform(50, 90, n), "sdd_signed": np.ones(n), "cr": rng.uniform(size=n),
+            "ccs": np.ones(n), "nnccs": np.zeros(n), "iq": iq}
+    diag, _, _ = finish_scores(x, labels, cols, iq_poor=60.0, iq_good=75.0,
+                               calibration=calibration, cues=cues,
+                               cluster_names=[f"c{k}" for k in range(n_clusters)])
+    assert "consistency_trap" in diag.cluster_flags.get(0, [])
+    (trap,) = [d for d in diag.details if d.flag == "consistency_trap" and d.cluster == 0]
+    expected = np.log(2.5) / np.log(2.0)
+    assert f"JPEG blocking is {expected:.0%} of the way" in trap.explanation
+    assert "JPEG-compressed copies" in trap.explanation
+    assert trap.numbers["degradation_cue"] == "blockiness"
+    assert trap.numbers["pixel_degradation"] == pytest.approx(expected)
+    assert trap.numbers["threshold_degradation"] == 0.6

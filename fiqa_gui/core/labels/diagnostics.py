@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fiqa_gui.core.labels.grouped import Groups, unit_rows
-from fiqa_gui.core.labels.pixel_degradation import CUE_WORDS
+from fiqa_gui.core.labels.pixel_degradation import CUE_COPIES, CUE_WORDS
 from fiqa_gui.core.labels.quality_scale import QualityScale, quality_scale
 
 IMAGE_FLAGS = ("singleton", "identity_suspect", "score_shift", "near_duplicate", "low_iq",
@@ -186,7 +186,7 @@ def diagnose(embeddings: np.ndarray, labels: np.ndarray, *, strength: np.ndarray
                         "the face region clipped")
         elif shows_degradation:
             cues.append(f"its {CUE_WORDS[cue]} is {p_deg:.0%} of the way from this "
-                        "project's best images to their degraded copies")
+                        f"project's best images to their {CUE_COPIES[cue]}")
         if by_pix and np.isfinite(p_pix) and (not shows_degradation
                                               or p_pix >= params.trap_pixel):
             cues.append(f"its pixel quality is {p_pix:.0%} of the way from the good "

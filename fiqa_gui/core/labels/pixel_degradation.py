@@ -51,10 +51,11 @@ CUE_KINDS: dict[str, tuple[tuple[str, ...], int]] = {
     "noise": (("noise",), +1),
     "blockiness": (("jpeg",), +1),
 }
-CUE_WORDS = {"sharpness": "sharpness, as after blurring or down-scaling",
-             "noise": "noise",
-             "blockiness": "JPEG blocking",
+# how the window names each cue, and (calibrated cues) the copies its 1 stands for
+CUE_WORDS = {"sharpness": "sharpness", "noise": "noise", "blockiness": "JPEG blocking",
              "over_exposure": "over-exposure (clipped highlights)"}
+CUE_COPIES = {"sharpness": "blurred and down-scaled copies", "noise": "noised copies",
+              "blockiness": "JPEG-compressed copies"}
 OVER_EXPOSED_FULL = 0.25  # share of the face region clipped that counts as fully degraded
 MIN_LOG_SPAN = 0.1   # a calibration that moved a cue by less than ~10 % cannot scale it
 CLIP = (-3.0, 5.0)   # far beyond both ends the value says nothing more
