@@ -53,6 +53,23 @@ def test_crowding_equals_brute_force_and_ignores_centring():
     assert got[i] == pytest.approx(np.mean(per[:5]), abs=1e-5)
 
 
+def test_crowding_is_exact_where_nearest_references_repeat_a_cluster():
+    """Many clusters (the wider top-k path) and few (the per-cluster scatter), with tight clusters
+    so that a row's nearest references often repeat one: the per-cluster maxima stay exact."""
+    from fiqa_gui.core.labels.quality_scale import WIDE_FROM
+
+    rng = np.random.default_rng(7)
+    for n_id, per in ((WIDE_FROM + 88, 3), (40, 12)):
+        labels = np.repeat(np.arange(n_id), per)
+        centres = _unit(rng.normal(size=(n_id, 24)))
+        x = _unit(centres[labels] + 0.2 * rng.normal(size=(len(labels), 24)))
+        near = 1.0 - 0.5 * ((x[:, None, :] - x[None, :, :]) ** 2).sum(axis=2)
+        near[labels[:, None] == labels[None, :]] = -np.inf
+        per_cluster = np.maximum.reduceat(near, np.arange(0, len(labels), per), axis=1)
+        want = -np.sort(-per_cluster, axis=1)[:, :10].mean(axis=1)
+        assert np.allclose(crowding(x, labels), want, atol=1e-5)
+
+
 def test_crowding_counts_a_look_alike_identity_once():
     """A clean image whose identity has one look-alike is close to one identity; a degraded image
     drifts toward every identity's degraded images. Only the latter is crowded."""

@@ -54,6 +54,8 @@ MIN_REFERENCE = 10
 CHUNK = 4 * 1024 * 1024  # reference cells per block (16 MiB of float32)
 CROWD_K = 10
 CROWD_SAMPLE = 4096
+WIDEN = 4  # candidates per row, × k, when a row's k nearest repeat a cluster
+WIDE_FROM = 512  # reference clusters from which the wider top-k beats a per-cluster scatter
 STRENGTH_WIDTH = 0.25
 POOR_MARGIN = 10.0
 
@@ -130,8 +132,9 @@ def crowding(embeddings: np.ndarray, labels: np.ndarray, *, k: int = CROWD_K,
             near = torch.addmm(neg_half_sq, x, ref.T)
             _mask_own(near, labels[start:start + step], ref_clusters, ref_start, ref_count)
             top = _top_distinct(near, col, kk)
+            xd = x.double()
             out[start:start + len(x)] = (1.0 + top.double().mean(dim=1)
-                                         - 0.5 * (x.double() * x.double()).sum(dim=1)).numpy()
+                                         - 0.5 * (xd * xd).sum(dim=1)).numpy()
     return out
 
 
@@ -155,23 +158,48 @@ def _mask_own(near, row_labels: np.ndarray, ref_clusters: np.ndarray, ref_start:
 def _top_distinct(near, col, kk: int):
     """Per row, the `kk` largest per-cluster maxima of `near` (references × cluster `col`).
 
-    Where a row's `kk` largest references belong to `kk` different clusters they are exactly
-    those maxima (any other cluster's maximum is below all of them) — the common case once the
-    references spread over many clusters. The other rows (references of few clusters, as in
-    small data sets where every image is a reference) take each cluster's maximum over all
-    references."""
+    Where a row's `m` largest references hold `kk` different clusters, the first reference of
+    each of the first `kk` clusters met in descending order is exactly those maxima (any other
+    cluster's maximum lies below all `m`). That holds at m = kk for most rows once references
+    spread over many clusters. Rows with repeats try m = `WIDEN`·kk where the references span
+    at least `WIDE_FROM` clusters; the rest take each cluster's maximum over all references (a
+    scatter whose cost grows with the number of clusters: below `WIDE_FROM` it is as cheap as
+    the wider top-k, as in small data sets where every image is a reference)."""
     import torch
 
     vals, idx = torch.topk(near, kk, dim=1)
     cl = torch.sort(col[idx], dim=1).values
     dup = (cl[:, 1:] == cl[:, :-1]).any(dim=1) if kk > 1 else torch.zeros(len(cl), dtype=bool)
     rest = torch.nonzero(dup).flatten()
+    m = min(WIDEN * kk, near.shape[1])
+    if len(rest) and m > kk and len(col) and int(col.max()) >= WIDE_FROM:
+        wide, ok = _first_of_each_cluster(near[rest], col, kk, m)
+        vals[rest[ok]] = wide[ok]
+        rest = rest[~ok]
     if len(rest):
         sub = near[rest]
         per = torch.full((len(rest), int(col.max()) + 1), float("-inf"), dtype=near.dtype)
         per.scatter_reduce_(1, col.expand(len(rest), -1), sub, reduce="amax")
         vals[rest] = torch.topk(per, kk, dim=1).values
     return vals
+
+
+def _first_of_each_cluster(near, col, kk: int, m: int):
+    """Among each row's `m` largest references, the values of the first reference of each
+    cluster (in descending order), the first `kk` of them; and whether the row had `kk`."""
+    import torch
+
+    vals, idx = torch.topk(near, m, dim=1)          # descending
+    cl = col[idx]
+    # a stable sort by cluster keeps descending order within a cluster: its first is its max
+    by_cl, pos = torch.sort(cl, dim=1, stable=True)
+    first = torch.ones_like(by_cl, dtype=torch.bool)
+    first[:, 1:] = by_cl[:, 1:] != by_cl[:, :-1]
+    keep = torch.zeros_like(first).scatter_(1, pos, first)
+    ok = keep.sum(dim=1) >= kk
+    # the kept values in descending order: masked ones sink to −inf
+    top = torch.topk(vals.masked_fill(~keep, float("-inf")), kk, dim=1).values
+    return top, ok
 
 
 def strength_from_poorness(poorness: np.ndarray, fallback: np.ndarray | None = None,
