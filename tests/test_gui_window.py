@@ -129,6 +129,39 @@ def test_cluster_selection_ranks_gallery(qtbot, make_window, scored_project):
                                                          False).tolist()
 
 
+def test_a_large_projects_plots_follow_when_the_curator_rests(qtbot, make_window,
+                                                               scored_project, monkeypatch):
+    """From REST_DELAY_MIN_IMAGES images a switch paints the tiles and leaves the plots to
+    REST_DELAY_MS later: stepping past clusters never plots them, the one rested on is."""
+    from fiqa_gui.gui import inspector
+
+    monkeypatch.setattr(inspector, "REST_DELAY_MIN_IMAGES", 1)
+    w = make_window(scored_project)
+    rv = w.review
+    _click_cluster(qtbot, w, 0)
+    qtbot.waitUntil(lambda: not w.inspector.plots_pending, timeout=5000)
+    by = w.gallery.by
+    np.testing.assert_array_equal(w.inspector.distribution.values,
+                                  np.asarray(rv.scores[by], float)[w.gallery.ranked_ids()])
+    before = w.inspector.distribution.values.copy()
+    plotted = []
+    real_show_values = w.inspector.distribution.show_values
+    monkeypatch.setattr(w.inspector.distribution, "show_values",
+                        lambda values, *a, **k: (plotted.append(len(values)),
+                                                 real_show_values(values, *a, **k)))
+    _click_cluster(qtbot, w, 1)
+    _click_cluster(qtbot, w, 2)
+    assert w.gallery.shown_ids().tolist() == rank_cluster(rv.scores, rv.labels, 2, by,
+                                                         True).tolist()
+    assert w.inspector.plots_pending and plotted == []
+    np.testing.assert_array_equal(w.inspector.distribution.values, before)
+    qtbot.waitUntil(lambda: not w.inspector.plots_pending, timeout=5000)
+    assert plotted == [SIZES[2]]  # cluster 1 was never plotted
+    np.testing.assert_array_equal(w.inspector.distribution.values,
+                                  np.asarray(rv.scores[by], float)[w.gallery.ranked_ids()])
+    assert set(w.inspector.scatter.ids.tolist()) <= set(rv.index.members(2).tolist())
+
+
 def test_thumbnails_arrive(qtbot, make_window, scored_project):
     w = make_window(scored_project)
     _click_cluster(qtbot, w, 0)
