@@ -225,6 +225,28 @@ def test_cluster_panel_filters_follow_sorting_and_a_new_project(qtbot):
     assert panel.proxy.rowCount() == 0
 
 
+@pytest.mark.parametrize("dense_from", [1_000, 2])
+def test_gallery_rows_of_images_shown_few_or_many(qtbot, monkeypatch, dense_from):
+    """An image's row, through the dict (few shown) or the dataset-sized array (many), also
+    after switching between the two: images no longer shown have none."""
+    from fiqa_gui.gui import gallery_model
+    from fiqa_gui.gui.gallery_model import GalleryModel
+    from fiqa_gui.gui.thumbnail_loader import ThumbnailLoader
+
+    monkeypatch.setattr(gallery_model, "DENSE_ROWS_FROM", dense_from)
+    loader = ThumbnailLoader(None)
+    model = GalleryModel(loader)
+    model.show(np.array([9, 4, 7]), "sdd")
+    assert [model.row_of(i) for i in (9, 4, 7, 5, -1, 10**6)] == [0, 1, 2, -1, -1, -1]
+    assert model.rows_of([7, 5, 9]).tolist() == [2, -1, 0]
+    model.show(np.array([5]), "sdd")  # below any threshold: the dict
+    assert model.rows_of(np.array([9, 4, 7, 5])).tolist() == [-1, -1, -1, 0]
+    model.show(np.array([3, 9, 1]), "sdd")
+    assert model.rows_of(np.array([9, 4, 5, 3, 1])).tolist() == [1, -1, -1, 0, 2]
+    assert model.rowCount() == 3 and model.image_id(2) == 1
+    loader.shutdown()
+
+
 @pytest.mark.parametrize("env, expected", [
     ({"QT_QPA_PLATFORM": "offscreen", "DISPLAY": ":0"}, False),
     ({"QT_QPA_PLATFORM": "xcb"}, False),
