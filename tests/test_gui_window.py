@@ -162,6 +162,28 @@ def test_a_large_projects_plots_follow_when_the_curator_rests(qtbot, make_window
     assert set(w.inspector.scatter.ids.tolist()) <= set(rv.index.members(2).tolist())
 
 
+def test_a_large_projects_similarity_picture_waits_for_a_rest_without_scrolling(
+        qtbot, make_window, scored_project, similarity_sets, monkeypatch):
+    from fiqa_gui.gui import inspector
+
+    monkeypatch.setattr(inspector, "REST_DELAY_MIN_IMAGES", 1)
+    w = make_window(scored_project)
+    plot = w.inspector.similarity
+    _click_cluster(qtbot, w, 1)
+    first = w.gallery.current_id()
+    assert w.inspector.similarity_pending and plot.picture_of != first
+    for _ in range(6):  # scrolling the gallery for 300 ms: no rest yet
+        w.gallery.view.verticalScrollBar().valueChanged.emit(1)
+        qtbot.wait(50)
+        assert w.inspector.similarity_pending
+    qtbot.waitUntil(lambda: plot.picture_of == first, timeout=10000)
+    assert not w.inspector.similarity_pending
+    pos, neg = similarity_sets(private_embeddings(w.review.project.embeddings_path()),
+                               w.review.labels, first,
+                               **run_similarity_params(w.review.run.params))
+    np.testing.assert_allclose(plot.picture.pos, np.ravel(pos))
+
+
 def test_thumbnails_arrive(qtbot, make_window, scored_project):
     w = make_window(scored_project)
     _click_cluster(qtbot, w, 0)

@@ -54,8 +54,10 @@ HISTORY_SHOWN = 8
 
 
 # In a project this large, a cluster switch paints the gallery's tiles first; the inspector's
-# plots (~100 ms to lay out and paint at 1 M images) follow once the curator rests on a cluster
-# this long, so that stepping through clusters never waits for plots of clusters passed by.
+# plots (~100 ms to lay out and paint at 1 M images) and the similarity picture (a second of
+# sampling on a worker thread that holds the GIL for up to ~0.3 s at a time) follow once the
+# curator rests on a cluster or image this long without scrolling, so that stepping through
+# clusters or scrolling never waits for plots of clusters and images passed by.
 REST_DELAY_MIN_IMAGES = 200_000
 REST_DELAY_MS = 200
 
@@ -139,6 +141,11 @@ class InspectorPanel(QWidget):
         self._rest.setSingleShot(True)
         self._rest.setInterval(REST_DELAY_MS)
         self._rest.timeout.connect(self._plot_cluster)
+        self._similarity_rest = QTimer(self)  # the similarity picture of the image rested on
+        self._similarity_rest.setSingleShot(True)
+        self._similarity_rest.setInterval(REST_DELAY_MS)
+        self._similarity_rest.timeout.connect(self._similarity_rested)
+        self._similarity_pending: tuple = (None, -1)
 
         self.image = ScaledImage()
         self.image.setToolTip("The selected image (Space or double-click in the gallery: "
@@ -216,6 +223,7 @@ class InspectorPanel(QWidget):
     def set_review(self, review: ReviewData | None) -> None:
         self._async.forget()
         self._rest.stop()
+        self._similarity_rest.stop()
         self.review = review
         self.embeddings_path = None
         self.similarity_error = None
@@ -252,6 +260,11 @@ class InspectorPanel(QWidget):
     def plots_pending(self) -> bool:
         """A cluster's plots wait for the curator to rest on it."""
         return self._rest.isActive()
+
+    @property
+    def similarity_pending(self) -> bool:
+        """The similarity picture waits for the curator to rest on the image."""
+        return self._similarity_rest.isActive()
 
     def _plot_cluster(self) -> None:
         rv = self.review
@@ -521,7 +534,25 @@ class InspectorPanel(QWidget):
             # never leave an earlier message ("Select an image…") up while this one computes
             self.similarity.show_message(f"Computing the similarity sets of image #{i}…")
         fn = partial(_picture, self.embeddings_path, rv.labels, i, params, repeat)
+        if rv.n_images >= REST_DELAY_MIN_IMAGES:
+            # a second of sampling over the whole project on a worker that often holds the
+            # GIL: only for the image the curator rests on, not while they switch or scroll
+            self._async.forget()
+            self._similarity_pending = (fn, i)
+            self._similarity_rest.start()
+            return
         self._async.submit(fn, lambda pic: self._on_picture(pic, i), self._on_error)
+
+    def _similarity_rested(self) -> None:
+        fn, i = self._similarity_pending
+        if i == self.image_id:
+            self._async.submit(fn, lambda pic: self._on_picture(pic, i), self._on_error)
+
+    def postpone(self) -> None:
+        """The curator is busy (scrolling the gallery): what waits for a rest waits longer."""
+        for timer in (self._rest, self._similarity_rest):
+            if timer.isActive():
+                timer.start()
 
     def _on_picture(self, pic, i: int) -> None:
         if i != self.image_id:

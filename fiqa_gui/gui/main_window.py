@@ -369,6 +369,9 @@ class MainWindow(QMainWindow):
         self.controller.changed.connect(self.views.on_changed)  # after the window's refresh
         for panel in (self.gallery, *self.views.galleries):
             panel.size_slider.valueChanged.connect(self._share_size)
+            # scrolling is not resting: the inspector's deferred work waits (large projects)
+            panel.view.verticalScrollBar().valueChanged.connect(
+                lambda _v: self.inspector.postpone())
         self.gallery.rank_changed.connect(self._on_rank_changed)
         self.gallery.run_selected.connect(self.show_run)
         self.gallery.clear_range_button.clicked.connect(self.inspector.reset_range)
