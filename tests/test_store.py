@@ -153,5 +153,9 @@ def test_dataset_columns_read_in_chunks_equal_the_rows(project, monkeypatch):
     assert ds.lines == [r[2] for r in rows]
     assert ds.unreadable.tolist() == [bool(r[3]) for r in rows]
     assert ds.image_sizes.tolist() == [[r[4] or 0, r[5] or 0] for r in rows]
+    conn.execute("UPDATE images SET unreadable = 0")
+    conn.execute("UPDATE images SET manifest_line = id + 2")  # the plain case: no column read
+    plain = project.dataset()
+    assert plain.lines == list(range(2, n + 2)) and not plain.unreadable.any()
     conn.execute("UPDATE images SET manifest_line = NULL WHERE id = 5")
     assert project.dataset().lines is None

@@ -343,11 +343,16 @@ class Project:
         n = self.image_count()
         paths = self._path_column(n)
         cluster_ids = self._int_column("cluster_id", n)
-        lines = self._int_column("coalesce(manifest_line, -1)", n)
-        unreadable = self._int_column("unreadable", n).astype(bool)
+        # manifest lines and unreadable marks are nearly always the plain ones (line = id + 2:
+        # a header, then one row per image; readable): then a scan finds no exception to read
+        if self._any_image("manifest_line IS NOT id + 2"):
+            lines = self._int_column("coalesce(manifest_line, -1)", n)
+        else:
+            lines = np.arange(2, n + 2, dtype=np.int64)
+        unreadable = (self._int_column("unreadable", n).astype(bool)
+                      if self._any_image("unreadable != 0") else np.zeros(n, dtype=bool))
         sizes = np.zeros((n, 2), dtype=np.int32)
-        if self.conn.execute("SELECT 1 FROM images WHERE width IS NOT NULL OR height IS NOT "
-                             "NULL LIMIT 1").fetchone() is not None:
+        if self._any_image("width IS NOT NULL OR height IS NOT NULL"):
             for k, col in enumerate(("width", "height")):  # unknown (NULL) -> 0
                 sizes[:, k] = self._int_column(f"coalesce({col}, 0)", n)
         names = [r[0] for r in self.conn.execute("SELECT name FROM attribute_names ORDER BY id")]
@@ -377,6 +382,10 @@ class Project:
                 f"SELECT group_concat(v, {sep}) FROM (SELECT {expr} AS v FROM images "
                 "WHERE id >= ? AND id < ? ORDER BY id)", (lo, hi)).fetchone()[0]
             yield lo, hi, text or ""
+
+    def _any_image(self, condition: str) -> bool:
+        return self.conn.execute(f"SELECT 1 FROM images WHERE {condition} LIMIT 1").fetchone() \
+            is not None
 
     def _int_column(self, expr: str, n: int) -> np.ndarray:
         """An integer column (never NULL: `expr` coalesces) as an int64 array by image id."""
