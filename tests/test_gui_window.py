@@ -184,6 +184,29 @@ def test_a_large_projects_similarity_picture_waits_for_a_rest_without_scrolling(
     np.testing.assert_allclose(plot.picture.pos, np.ravel(pos))
 
 
+def test_device_detection_waits_for_a_project_being_opened(qtbot, tmp_path, scored_project,
+                                                           monkeypatch):
+    """The torch import of the device detection starts after a project opened at start-up is
+    on screen, not beside its loading (both want the cores and the GIL)."""
+    from fiqa_gui.gui import main_window, project_jobs
+
+    seen = []
+    real = project_jobs.detect_device
+    monkeypatch.setattr(main_window, "DETECT_DELAY_MS", 0)
+    monkeypatch.setattr(project_jobs, "detect_device",
+                        lambda: (seen.append(w.review is not None), real())[1])
+    w = MainWindow(AppSettings.at(tmp_path / "d.ini"))
+    w.jobs.show_dialogs = False
+    qtbot.addWidget(w)
+    w.show()
+    with qtbot.waitSignal(w.project_opened, timeout=20000):
+        assert w.open_project(scored_project)
+    qtbot.waitUntil(lambda: getattr(w, "warmed_up", False), timeout=60000)
+    assert seen == [True]
+    assert w.status.device.text().startswith("device: ")
+    w.close()
+
+
 def test_thumbnails_arrive(qtbot, make_window, scored_project):
     w = make_window(scored_project)
     _click_cluster(qtbot, w, 0)
