@@ -193,6 +193,7 @@ def test_device_detection_waits_for_a_project_being_opened(qtbot, tmp_path, scor
     seen = []
     real = project_jobs.detect_device
     monkeypatch.setattr(main_window, "DETECT_DELAY_MS", 0)
+    monkeypatch.setattr(main_window, "DETECT_AFTER_JOB_MS", 10)
     monkeypatch.setattr(project_jobs, "detect_device",
                         lambda: (seen.append(w.review is not None), real())[1])
     w = MainWindow(AppSettings.at(tmp_path / "d.ini"))

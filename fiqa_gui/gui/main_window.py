@@ -97,6 +97,7 @@ def settle_memory(collect: bool = True) -> None:
 
 
 DETECT_DELAY_MS = 300  # the device detection (and torch import) starts this long after start
+DETECT_AFTER_JOB_MS = 1000  # or this long after a job running then (opening a project) ends
 
 
 class MainWindow(QMainWindow):
@@ -968,7 +969,9 @@ class MainWindow(QMainWindow):
 
     def _detect_after_job(self, *_args) -> None:
         self.jobs.finished.disconnect(self._detect_after_job)
-        QTimer.singleShot(0, self._detect_device)  # after the job's result is shown
+        # after the job's result is on screen and its first plots are painted: the import
+        # holds the GIL for long stretches, and Python painting beside it crawls
+        QTimer.singleShot(DETECT_AFTER_JOB_MS, self._detect_device)
 
     def show_export(self) -> ExportDialog | None:
         """File → Export…: a dialog for the open project (non-modal; the export runs as a job)."""
