@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QMessageBox
 from fiqa_gui.core.curation import seeds
 from fiqa_gui.core.errors import UserInputError
 from fiqa_gui.core.review.answer_key import data_attribute_names
-from fiqa_gui.core.review.review_data import cluster_seed_preview, preview_cluster_seeds
+from fiqa_gui.core.review.review_data import preview_cluster_seeds
 from fiqa_gui.core.seedsets.sampling import SamplingParams, latest_sampling_params, propose_seeds
 from fiqa_gui.gui.dashboard import DashboardDialog, dashboard_line
 from fiqa_gui.gui.jobs import LatestOnly, error_text
@@ -39,6 +39,18 @@ def _dashboard_text(folder) -> str:
     reader = Project.reader_of(folder)
     try:
         return dashboard_line(seeds.progress_dashboard(reader))
+    finally:
+        reader.close()
+
+
+def _preview_off_thread(rv, c: int, params):
+    """A cluster's strata preview on a worker thread: the store read through a read-only
+    connection of its own, the window's arrays only read."""
+    from fiqa_gui.core.store import Project
+
+    reader = Project.reader_of(rv.folder)
+    try:
+        return preview_cluster_seeds(rv, c, params, reader)
     finally:
         reader.close()
 
@@ -154,19 +166,19 @@ class SeedActions(QObject):
 
     def _show_preview(self, rv, c: int, clustered: bool, later: bool = False) -> None:
         """The strata a proposal would have with the panel's quotas (nothing stored). `later`
-        (a big cluster, after its tiles are painted): its rows are read here, the sampling
-        runs on a worker thread and is shown if the cluster is still the one shown."""
+        (a big cluster, after its tiles are painted): read and sampled on a worker thread,
+        shown if the cluster is still the one shown."""
         p = self.panel
         if later and not self._still_previewing(rv, c):
             return  # moved on (or proposed) meanwhile
         params = self.params()
+        if later:
+            self._preview_worker.submit(
+                lambda: _preview_off_thread(rv, c, params),
+                lambda prop: self._preview_ready(rv, c, clustered, prop),
+                lambda err: self._preview_failed(rv, c, err))
+            return
         try:
-            preview = cluster_seed_preview(rv, c, params) if later else None
-            if later and preview is not None:
-                self._preview_worker.submit(
-                    preview.run, lambda prop: self._preview_ready(rv, c, clustered, prop),
-                    lambda err: self._preview_failed(rv, c, err))
-                return
             prop = preview_cluster_seeds(rv, c, params)
         except UserInputError as err:
             p.show_strata([], f"No preview: {err}")

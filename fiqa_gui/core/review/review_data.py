@@ -334,18 +334,19 @@ def subcluster_labels(project, run_id: int, level: int, ids: np.ndarray) -> np.n
     return out
 
 
-def cluster_sampling_inputs(rv: ReviewData, cluster_id: int, params):
+def cluster_sampling_inputs(rv: ReviewData, cluster_id: int, params, project=None):
     """What `seedsets.sampling.load_inputs` reads, for one cluster's images only (rows = its
     members, ascending), from the scores the window holds and indexed look-ups of the store: the
     same strata and quotas at a cost that grows with the cluster, not the dataset. None when the
     window shows another run than the one sampling uses (the newest scored run), or for a
-    sub-cluster level without a clustering run (`propose_seeds` then explains)."""
+    sub-cluster level without a clustering run (`propose_seeds` then explains). The store is
+    read through `project` (a worker thread's own read-only handle), else `rv.project`."""
     from fiqa_gui.core.errors import UserInputError
     from fiqa_gui.core.labels.eligibility import BLANK_IQ, BLANK_LUMINANCE_STD
     from fiqa_gui.core.seedsets import clustering
     from fiqa_gui.core.seedsets.sampling import ProjectInputs, latest_score_run
 
-    project = rv.project
+    project = rv.project if project is None else project
     run_id = latest_score_run(project)
     if run_id is not None and (rv.run is None or rv.run.id != run_id or rv.scores is None):
         return None
@@ -436,15 +437,17 @@ class SeedPreview:
         return proposal
 
 
-def cluster_seed_preview(rv: ReviewData, cluster_id: int, params) -> SeedPreview | None:
-    """What one cluster's preview samples from, read on the thread that owns the project's
-    connection (indexed look-ups of the cluster's rows); None where the window shows an older
+def cluster_seed_preview(rv: ReviewData, cluster_id: int, params,
+                         project=None) -> SeedPreview | None:
+    """What one cluster's preview samples from (indexed look-ups of the cluster's rows through
+    `project`, a thread's own handle, else `rv.project`); None where the window shows an older
     run than sampling uses (`propose_seeds` itself then answers)."""
-    inp = cluster_sampling_inputs(rv, cluster_id, params)
+    project = rv.project if project is None else project
+    inp = cluster_sampling_inputs(rv, cluster_id, params, project)
     if inp is None:
         return None
     if "embeddings" not in rv._cache:
-        rv._cache["embeddings"] = rv.project.embeddings()
+        rv._cache["embeddings"] = project.embeddings()
     emb = rv._cache["embeddings"]
     if emb is None:
         from fiqa_gui.core.errors import UserInputError
@@ -456,14 +459,16 @@ def cluster_seed_preview(rv: ReviewData, cluster_id: int, params) -> SeedPreview
                        inp, params)
 
 
-def preview_cluster_seeds(rv: ReviewData, cluster_id: int, params):
+def preview_cluster_seeds(rv: ReviewData, cluster_id: int, params, project=None):
     """The proposal `propose_seeds(project, params=params, cluster_ids=[db id])` would make for
     one cluster, sampled from that cluster's rows alone (image ids mapped back); falls back to
-    `propose_seeds` itself where the window shows an older run."""
+    `propose_seeds` itself where the window shows an older run. `project`: a thread's own
+    handle on the store (default `rv.project`)."""
     from fiqa_gui.core.seedsets.sampling import propose_seeds
 
-    preview = cluster_seed_preview(rv, cluster_id, params)
+    project = rv.project if project is None else project
+    preview = cluster_seed_preview(rv, cluster_id, params, project)
     if preview is None:
-        return propose_seeds(rv.project, params=params,
+        return propose_seeds(project, params=params,
                              cluster_ids=[int(rv.cluster_db_ids[cluster_id])])
     return preview.run()
