@@ -189,6 +189,64 @@ def test_cluster_panel_sort_keeps_selection_and_puts_nan_last(qtbot):
     assert panel.current_cluster() != 1
 
 
+def test_cluster_panel_filters_follow_sorting_and_a_new_project(qtbot):
+    """The filter mask lives in the model (FILTER_ROLE): rows filtered by text and flag stay
+    filtered through a sort; a new project's clusters start unfiltered."""
+    labels = np.repeat(np.arange(5), [4, 9, 1, 6, 2])
+    flags = [[] for _ in labels]
+    flags[0] = flags[5] = ["identity_suspect"]  # clusters 0 and 1
+    s = summarize_clusters(labels, ["ann", "bob", "anna", "carl", "dan"], ["unreviewed"] * 5,
+                           {"sdd": np.arange(len(labels), dtype=float),
+                            "cr": np.zeros(len(labels)), "flags": flags})
+    panel = ClusterPanel()
+    qtbot.addWidget(panel)
+    panel.set_summaries(s)
+
+    def shown():
+        return sorted(panel.proxy.index(r, 0).data(Qt.ItemDataRole.UserRole + 1)
+                      for r in range(panel.proxy.rowCount()))
+
+    assert shown() == [0, 1, 2, 3, 4]
+    panel.filter_edit.setText("ann")
+    assert shown() == [0, 2]
+    panel.table.sortByColumn(COL_SIZE, Qt.SortOrder.DescendingOrder)
+    assert shown() == [0, 2]
+    assert [panel.proxy.index(r, 0).data(Qt.ItemDataRole.UserRole + 1) for r in range(2)] == \
+        [0, 2]  # 4 images before 1
+    panel.set_flag_filter("identity_suspect")
+    assert shown() == [0]
+    panel.filter_edit.setText("")
+    assert shown() == [0, 1]
+    assert not panel.select_cluster(3)  # filtered out
+    panel.set_summaries(s)  # another project: filters reset
+    panel.filter_edit.setText("")
+    assert shown() == [0, 1, 2, 3, 4] and panel.select_cluster(3)
+    panel.set_summaries(None)
+    assert panel.proxy.rowCount() == 0
+
+
+@pytest.mark.parametrize("dense_from", [1_000, 2])
+def test_gallery_rows_of_images_shown_few_or_many(qtbot, monkeypatch, dense_from):
+    """An image's row, through the dict (few shown) or the dataset-sized array (many), also
+    after switching between the two: images no longer shown have none."""
+    from fiqa_gui.gui import gallery_model
+    from fiqa_gui.gui.gallery_model import GalleryModel
+    from fiqa_gui.gui.thumbnail_loader import ThumbnailLoader
+
+    monkeypatch.setattr(gallery_model, "DENSE_ROWS_FROM", dense_from)
+    loader = ThumbnailLoader(None)
+    model = GalleryModel(loader)
+    model.show(np.array([9, 4, 7]), "sdd")
+    assert [model.row_of(i) for i in (9, 4, 7, 5, -1, 10**6)] == [0, 1, 2, -1, -1, -1]
+    assert model.rows_of([7, 5, 9]).tolist() == [2, -1, 0]
+    model.show(np.array([5]), "sdd")  # below any threshold: the dict
+    assert model.rows_of(np.array([9, 4, 7, 5])).tolist() == [-1, -1, -1, 0]
+    model.show(np.array([3, 9, 1]), "sdd")
+    assert model.rows_of(np.array([9, 4, 5, 3, 1])).tolist() == [1, -1, -1, 0, 2]
+    assert model.rowCount() == 3 and model.image_id(2) == 1
+    loader.shutdown()
+
+
 @pytest.mark.parametrize("env, expected", [
     ({"QT_QPA_PLATFORM": "offscreen", "DISPLAY": ":0"}, False),
     ({"QT_QPA_PLATFORM": "xcb"}, False),

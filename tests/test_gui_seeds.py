@@ -84,6 +84,47 @@ def test_panel_shows_a_preview_until_proposed(window):
     assert p.table.rowCount() > 3 and "·" not in p.table.item(0, 2).text()
 
 
+def test_a_big_clusters_preview_is_sampled_on_a_worker_and_equals_propose_seeds(
+        qtbot, window, monkeypatch):
+    """Above PREVIEW_SYNC_MAX_IMAGES the switch shows a placeholder; the strata arrive from the
+    worker thread and are those `propose_seeds` finds for the cluster."""
+    import threading
+
+    from fiqa_gui.core.review import review_data
+    from fiqa_gui.core.seedsets.sampling import propose_seeds
+    from fiqa_gui.gui import seed_actions
+
+    w = window
+    p = w.seed_panel
+    monkeypatch.setattr(seed_actions, "PREVIEW_SYNC_MAX_IMAGES", 0)  # every cluster is "big"
+    threads = []
+    run = review_data.SeedPreview.run
+    monkeypatch.setattr(review_data.SeedPreview, "run", lambda self: (
+        threads.append(threading.current_thread()), run(self))[1])
+    c = 1
+    assert w.clusters.select_cluster(c)
+    assert "Preview of the strata" in p.strata_note.text() and p.table.rowCount() == 0
+    qtbot.waitUntil(lambda: "Preview with the quotas" in p.strata_note.text(), timeout=10000)
+    assert threads and threads[0] is not threading.main_thread()
+    db = int(w.review.cluster_db_ids[c])
+    want = propose_seeds(w.review.project, params=w.seeds.params(), cluster_ids=[db])
+    shown = [[p.table.item(r, k).text() for k in (0, 3, 4, 5)] for r in range(p.table.rowCount())]
+    assert shown == [[k.tier, str(k.available), str(k.quota), str(k.picked)]
+                     for k in want.coverage if k.cluster_id == db]
+    # the worker's picks are the core's, image for image
+    prop = review_data.cluster_seed_preview(w.review, c, w.seeds.params()).run()
+    assert prop.picks == {db: want.picks[db]}
+    # a preview that arrives after the curator moved on is not shown
+    assert w.clusters.select_cluster(0)
+    assert w.clusters.select_cluster(2)
+    assert w.clusters.select_cluster(0)
+    qtbot.waitUntil(lambda: "Preview with the quotas" in p.strata_note.text(), timeout=10000)
+    db0 = int(w.review.cluster_db_ids[0])
+    want0 = propose_seeds(w.review.project, params=w.seeds.params(), cluster_ids=[db0])
+    assert [int(p.table.item(r, 3).text()) for r in range(p.table.rowCount())] == \
+        [k.available for k in want0.coverage if k.cluster_id == db0]
+
+
 def test_propose_approve_reject_by_buttons_and_undo(qtbot, window, project):
     w = window
     p = w.seed_panel

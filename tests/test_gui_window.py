@@ -129,6 +129,85 @@ def test_cluster_selection_ranks_gallery(qtbot, make_window, scored_project):
                                                          False).tolist()
 
 
+def test_a_large_projects_plots_follow_when_the_curator_rests(qtbot, make_window,
+                                                               scored_project, monkeypatch):
+    """From REST_DELAY_MIN_IMAGES images a switch paints the tiles and leaves the plots to
+    REST_DELAY_MS later: stepping past clusters never plots them, the one rested on is."""
+    from fiqa_gui.gui import inspector
+
+    monkeypatch.setattr(inspector, "REST_DELAY_MIN_IMAGES", 1)
+    w = make_window(scored_project)
+    rv = w.review
+    _click_cluster(qtbot, w, 0)
+    qtbot.waitUntil(lambda: not w.inspector.plots_pending, timeout=5000)
+    by = w.gallery.by
+    np.testing.assert_array_equal(w.inspector.distribution.values,
+                                  np.asarray(rv.scores[by], float)[w.gallery.ranked_ids()])
+    before = w.inspector.distribution.values.copy()
+    plotted = []
+    real_show_values = w.inspector.distribution.show_values
+    monkeypatch.setattr(w.inspector.distribution, "show_values",
+                        lambda values, *a, **k: (plotted.append(len(values)),
+                                                 real_show_values(values, *a, **k)))
+    _click_cluster(qtbot, w, 1)
+    _click_cluster(qtbot, w, 2)
+    assert w.gallery.shown_ids().tolist() == rank_cluster(rv.scores, rv.labels, 2, by,
+                                                         True).tolist()
+    assert w.inspector.plots_pending and plotted == []
+    np.testing.assert_array_equal(w.inspector.distribution.values, before)
+    qtbot.waitUntil(lambda: not w.inspector.plots_pending, timeout=5000)
+    assert plotted == [SIZES[2]]  # cluster 1 was never plotted
+    np.testing.assert_array_equal(w.inspector.distribution.values,
+                                  np.asarray(rv.scores[by], float)[w.gallery.ranked_ids()])
+    assert set(w.inspector.scatter.ids.tolist()) <= set(rv.index.members(2).tolist())
+
+
+def test_a_large_projects_similarity_picture_waits_for_a_rest_without_scrolling(
+        qtbot, make_window, scored_project, similarity_sets, monkeypatch):
+    from fiqa_gui.gui import inspector
+
+    monkeypatch.setattr(inspector, "REST_DELAY_MIN_IMAGES", 1)
+    w = make_window(scored_project)
+    plot = w.inspector.similarity
+    _click_cluster(qtbot, w, 1)
+    first = w.gallery.current_id()
+    assert w.inspector.similarity_pending and plot.picture_of != first
+    for _ in range(6):  # scrolling the gallery for 300 ms: no rest yet
+        w.gallery.view.verticalScrollBar().valueChanged.emit(1)
+        qtbot.wait(50)
+        assert w.inspector.similarity_pending
+    qtbot.waitUntil(lambda: plot.picture_of == first, timeout=10000)
+    assert not w.inspector.similarity_pending
+    pos, neg = similarity_sets(private_embeddings(w.review.project.embeddings_path()),
+                               w.review.labels, first,
+                               **run_similarity_params(w.review.run.params))
+    np.testing.assert_allclose(plot.picture.pos, np.ravel(pos))
+
+
+def test_device_detection_waits_for_a_project_being_opened(qtbot, tmp_path, scored_project,
+                                                           monkeypatch):
+    """The torch import of the device detection starts after a project opened at start-up is
+    on screen, not beside its loading (both want the cores and the GIL)."""
+    from fiqa_gui.gui import main_window, project_jobs
+
+    seen = []
+    real = project_jobs.detect_device
+    monkeypatch.setattr(main_window, "DETECT_DELAY_MS", 0)
+    monkeypatch.setattr(main_window, "DETECT_AFTER_JOB_MS", 10)
+    monkeypatch.setattr(project_jobs, "detect_device",
+                        lambda: (seen.append(w.review is not None), real())[1])
+    w = MainWindow(AppSettings.at(tmp_path / "d.ini"))
+    w.jobs.show_dialogs = False
+    qtbot.addWidget(w)
+    w.show()
+    with qtbot.waitSignal(w.project_opened, timeout=20000):
+        assert w.open_project(scored_project)
+    qtbot.waitUntil(lambda: getattr(w, "warmed_up", False), timeout=60000)
+    assert seen == [True]
+    assert w.status.device.text().startswith("device: ")
+    w.close()
+
+
 def test_thumbnails_arrive(qtbot, make_window, scored_project):
     w = make_window(scored_project)
     _click_cluster(qtbot, w, 0)

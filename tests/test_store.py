@@ -132,3 +132,30 @@ def test_read_only_open(project):
         assert len(p.dataset()) == 9
         with pytest.raises(sqlite3.OperationalError):
             p.conn.execute("UPDATE clusters SET review_state = 'done'")
+
+
+def test_dataset_columns_read_in_chunks_equal_the_rows(project, monkeypatch):
+    """`dataset()` reads whole columns as strings per chunk of ids: across chunk ends, with a
+    line break inside a path, unreadable marks, partly known sizes and a missing manifest line
+    it equals a row-by-row read of the table."""
+    conn = project.conn
+    conn.execute("UPDATE images SET path = 'odd\nname.jpg' WHERE id = 4")
+    conn.execute("UPDATE images SET unreadable = 1 WHERE id IN (2, 7)")
+    conn.execute("UPDATE images SET width = 64 + id, height = 48 WHERE id % 3 = 0")
+    monkeypatch.setattr(Project, "_COLUMN_CHUNK", 2)
+    n = project.image_count()
+    rows = conn.execute("SELECT path, cluster_id, manifest_line, unreadable, width, height "
+                        "FROM images ORDER BY id").fetchall()
+    name_of = dict(conn.execute("SELECT id, name FROM clusters"))
+    ds = project.dataset()
+    assert len(ds) == n and ds.paths == [r[0] for r in rows]
+    assert ds.clusters == [name_of[r[1]] for r in rows]
+    assert ds.lines == [r[2] for r in rows]
+    assert ds.unreadable.tolist() == [bool(r[3]) for r in rows]
+    assert ds.image_sizes.tolist() == [[r[4] or 0, r[5] or 0] for r in rows]
+    conn.execute("UPDATE images SET unreadable = 0")
+    conn.execute("UPDATE images SET manifest_line = id + 2")  # the plain case: no column read
+    plain = project.dataset()
+    assert plain.lines == list(range(2, n + 2)) and not plain.unreadable.any()
+    conn.execute("UPDATE images SET manifest_line = NULL WHERE id = 5")
+    assert project.dataset().lines is None

@@ -58,6 +58,7 @@ TOOLTIPS = (
 )
 CLUSTER_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 FLAGS_ROLE = Qt.ItemDataRole.UserRole + 2  # (flags in display order, flagged image count)
+FILTER_ROLE = Qt.ItemDataRole.UserRole + 3  # "1": the filter keeps the row
 ANY = "__any__"
 FLAGGED = "__flagged__"
 STATE_TEXT = {"unreviewed": "–", "in_review": "in review", "done": "✓ done"}
@@ -93,9 +94,12 @@ class ClusterTableModel(QAbstractTableModel):
         self.summaries: ClusterSummaries | None = None
         self.order = np.zeros(0, dtype=np.int64)
         self.row_of = np.zeros(0, dtype=np.int64)
-        self._flag_text: list[str] = []
-        self._flag_order: list[list[str]] = []
-        self._flag_icons: list[list[str]] = []
+        # each cluster's flag combination (code) -> its text, display order and icons
+        self._combo = np.zeros(0, dtype=np.int64)
+        self._combo_text: list[str] = []
+        self._combo_order: list[list[str]] = []
+        self._combo_icons: list[list[str]] = []
+        self.filter_mask: np.ndarray | None = None  # by cluster index; None: every row shown
         self.explanations: dict = {}
         self.describe = None  # optional callable(cluster index) -> extra tooltip HTML
         self._bold = QFont()
@@ -109,21 +113,16 @@ class ClusterTableModel(QAbstractTableModel):
         n = len(summaries) if summaries is not None else 0
         self.order = np.arange(n)
         self.row_of = np.arange(n)
-        # 50 k clusters share a handful of flag combinations: each is worked out once
-        texts: dict = {}
-        orders: dict = {}
-        icons: dict = {}
-        self._flag_text, self._flag_order, self._flag_icons = [], [], []
-        for i in range(n):
-            key = tuple(summaries.flags[i])
-            tkey = (key, int(summaries.flagged[i]))
-            if tkey not in texts:
-                texts[tkey] = self._flags_text(i)
-            if key not in orders:
-                orders[key], icons[key] = ordered(key), icon_flags(key)
-            self._flag_text.append(texts[tkey])
-            self._flag_order.append(orders[key])
-            self._flag_icons.append(icons[key])
+        # 50 k clusters share a handful of flag combinations: each is worked out once, and a
+        # cluster holds only its combination's code (dict and map at C speed, no row loop)
+        keys = (list(zip(map(tuple, summaries.flags), summaries.flagged.tolist(), strict=True))
+                if summaries is not None else [])
+        combos = {k: j for j, k in enumerate(dict.fromkeys(keys))}
+        self._combo = np.fromiter(map(combos.__getitem__, keys), np.int64, n)
+        self._combo_text = [self._flags_text(flags, flagged) for flags, flagged in combos]
+        self._combo_order = [ordered(flags) for flags, _ in combos]
+        self._combo_icons = [icon_flags(flags) for flags, _ in combos]
+        self.filter_mask = None
         self.endResetModel()
 
     def refresh_states(self) -> None:
@@ -132,12 +131,12 @@ class ClusterTableModel(QAbstractTableModel):
             self.dataChanged.emit(self.index(0, COL_STATE),
                                   self.index(len(self.order) - 1, COL_STATE))
 
-    def _flags_text(self, i: int) -> str:
-        s = self.summaries
-        if not s.flags[i]:
+    @staticmethod
+    def _flags_text(flags, flagged: int) -> str:
+        if not flags:
             return ""
-        count = f"⚑{s.flagged[i]} " if s.flagged[i] else "⚑ "
-        return count + ", ".join(dict.fromkeys(short_flag(f) for f in s.flags[i]))
+        count = f"⚑{flagged} " if flagged else "⚑ "
+        return count + ", ".join(dict.fromkeys(short_flag(f) for f in flags))
 
     def cluster_id(self, row: int) -> int:
         return int(self.summaries.ids[self.order[row]])
@@ -161,6 +160,8 @@ class ClusterTableModel(QAbstractTableModel):
             return None
         s = self.summaries
         i = int(self.order[index.row()])
+        if role == FILTER_ROLE:
+            return "1" if self.filter_mask is None or self.filter_mask[i] else "0"
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             if col == COL_ID:
@@ -174,7 +175,7 @@ class ClusterTableModel(QAbstractTableModel):
             if col == COL_CR:
                 return _fmt(s.mean_cr[i], 3)
             if col == COL_FLAGS:
-                return self._flag_text[i]
+                return self._combo_text[self._combo[i]]
             if col == COL_STATE:
                 return STATE_TEXT.get(s.review_state[i], s.review_state[i])
         elif role == Qt.ItemDataRole.TextAlignmentRole:
@@ -189,7 +190,7 @@ class ClusterTableModel(QAbstractTableModel):
             if col == COL_FLAGS and s.flags[i]:
                 text = f"{s.flagged[i]} of {s.sizes[i]} images flagged"
                 explained = dict(self.explanations.get(i, []))
-                for flag in self._flag_order[i]:
+                for flag in self._combo_order[self._combo[i]]:
                     text += "<br>" + flag_html(flag, explained.get(flag))
                 return text
             if col in (COL_SDD, COL_CR):
@@ -203,7 +204,7 @@ class ClusterTableModel(QAbstractTableModel):
         elif role == CLUSTER_ID_ROLE:
             return int(s.ids[i])
         elif role == FLAGS_ROLE:
-            return self._flag_icons[i], int(s.flagged[i])
+            return self._combo_icons[self._combo[i]], int(s.flagged[i])
         return None
 
     def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:
@@ -235,14 +236,20 @@ class ClusterTableModel(QAbstractTableModel):
 
 
 class ClusterFilterProxy(QSortFilterProxyModel):
-    """Filters by name/id text, flag and review state with one vectorised mask."""
+    """Filters by name/id text, flag and review state with one vectorised mask.
+
+    The mask lives in the model, which answers it as FILTER_ROLE; the proxy matches that role
+    against "1" only while a filter is on. With none, the pattern is empty and Qt keeps every
+    row without asking Python once per row (50 k clusters: ~100 ms a pass, on every reset,
+    sort and filter change)."""
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self._mask: np.ndarray | None = None
         self.text = ""
         self.flag = ANY
         self.state = ANY
+        self.setFilterRole(FILTER_ROLE)
+        self.setFilterKeyColumn(0)
 
     def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:
         self.sourceModel().sort(column, order)
@@ -255,8 +262,15 @@ class ClusterFilterProxy(QSortFilterProxyModel):
             self.flag = flag
         if state is not None:
             self.state = state
+        mask = self._compute_mask()
+        pattern = "" if mask is None else "^1$"
+        if mask is None and self.sourceModel().filter_mask is None \
+                and self.filterRegularExpression().pattern() == "":
+            return  # nothing filtered before or now
         self._begin()
-        self._mask = self._compute_mask()
+        self.sourceModel().filter_mask = mask
+        if self.filterRegularExpression().pattern() != pattern:
+            self.setFilterRegularExpression(pattern)
         self._end()
 
     def refresh(self) -> None:
@@ -290,11 +304,6 @@ class ClusterFilterProxy(QSortFilterProxyModel):
             self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
         else:
             self.invalidateRowsFilter()
-
-    def filterAcceptsRow(self, source_row: int, source_parent) -> bool:
-        if self._mask is None:
-            return True
-        return bool(self._mask[self.sourceModel().order[source_row]])
 
 
 class FlagsDelegate(QStyledItemDelegate):

@@ -21,6 +21,8 @@ from fiqa_gui.core.review.score_columns import image_scores
 from fiqa_gui.gui.flag_icons import flag_title, ordered
 from fiqa_gui.gui.thumbnail_loader import FAILED, ThumbnailLoader
 
+# Showing more images than this, rows are found through a dataset-sized array, else a dict.
+DENSE_ROWS_FROM = 50_000
 TILE_ROLE = Qt.ItemDataRole.UserRole + 1
 IMAGE_ID_ROLE = Qt.ItemDataRole.UserRole + 2
 
@@ -59,8 +61,11 @@ def format_score(value: float, name: str | None = None) -> str:
 class GalleryModel(QAbstractListModel):
     """Rows = image ids (one cluster's, or any across the dataset), in the order shown.
 
-    The rows are one numpy array and a row-of-image array (no Python object per row), so a
-    million images cost two arrays; `data()` builds a tile only for what is painted."""
+    The rows are one numpy array; an image's row is found through a dict while few images
+    are shown (a cluster) and through a dataset-sized row-of-image array when many are (no
+    Python object per row then), so a million images cost two arrays and a cluster of a
+    million-image project costs no 8 MB array; `data()` builds a tile only for what is
+    painted."""
 
     def __init__(self, loader: ThumbnailLoader, parent=None) -> None:
         super().__init__(parent)
@@ -69,6 +74,7 @@ class GalleryModel(QAbstractListModel):
         self.by = "sdd"
         self._ids = np.zeros(0, dtype=np.int64)
         self._rows = np.zeros(0, dtype=np.int64)  # row of each image id, -1 when not shown
+        self._row: dict[int, int] | None = {}  # image id -> row, instead, for few images
         self._values: np.ndarray | None = None
         self.groups: dict[int, int] | None = None  # image id -> sub-cluster group (1-based)
         self.cluster_names = False  # tiles carry their cluster's name
@@ -80,20 +86,26 @@ class GalleryModel(QAbstractListModel):
         self.review = review
         self._ids = np.zeros(0, dtype=np.int64)
         self._rows = np.zeros(0, dtype=np.int64)
+        self._row = {}
         self._values = None
         self.endResetModel()
 
     def show(self, ids: np.ndarray, by: str) -> None:
         """Show these image ids, in this order, with score `by` on the badges."""
         self.beginResetModel()
-        old, self._ids = self._ids, np.asarray(ids, dtype=np.int64)
-        n = self.review.n_images if self.review is not None else 0
-        n = max(n, int(self._ids.max()) + 1 if len(self._ids) else 0)
-        if len(self._rows) == n:  # the same dataset: clear only the rows shown before
-            self._rows[old[(old >= 0) & (old < n)]] = -1
+        old, was_dense = self._ids, self._row is None
+        self._ids = np.asarray(ids, dtype=np.int64)
+        if len(self._ids) <= DENSE_ROWS_FROM:
+            self._row = dict(zip(self._ids.tolist(), range(len(self._ids)), strict=True))
         else:
-            self._rows = np.full(n, -1, dtype=np.int64)
-        self._rows[self._ids] = np.arange(len(self._ids), dtype=np.int64)
+            n = self.review.n_images if self.review is not None else 0
+            n = max(n, int(self._ids.max()) + 1)
+            if was_dense and len(self._rows) == n:  # clear only the rows shown before
+                self._rows[old[(old >= 0) & (old < n)]] = -1
+            else:
+                self._rows = np.full(n, -1, dtype=np.int64)
+            self._rows[self._ids] = np.arange(len(self._ids), dtype=np.int64)
+            self._row = None
         self.by = by
         rv = self.review
         if rv is not None and rv.scores is not None and by in rv.scores:
@@ -119,12 +131,17 @@ class GalleryModel(QAbstractListModel):
     def row_of(self, image_id: int) -> int:
         """Row of an image, or -1 if it is not shown."""
         i = int(image_id)
+        if self._row is not None:
+            return self._row.get(i, -1)
         return int(self._rows[i]) if 0 <= i < len(self._rows) else -1
 
     def rows_of(self, image_ids) -> np.ndarray:
         """Rows of several images (-1 where not shown)."""
         ids = np.asarray(list(image_ids) if not isinstance(image_ids, np.ndarray)
                          else image_ids, dtype=np.int64)
+        if self._row is not None:
+            get = self._row.get
+            return np.fromiter((get(i, -1) for i in ids.tolist()), np.int64, len(ids))
         out = np.full(len(ids), -1, dtype=np.int64)
         ok = (ids >= 0) & (ids < len(self._rows))
         out[ok] = self._rows[ids[ok]]

@@ -7,7 +7,7 @@ import html
 from functools import partial
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QBoxLayout,
@@ -52,6 +52,14 @@ SDD_HELP = ("W1 is the distance between the two distributions in one repetition;
 MAIN_SCORES = ("sdd", "cr", "iq", "quality", "sdd_signed", "ccs", "nnccs")
 HISTORY_SHOWN = 8
 
+
+# In a project this large, a cluster switch paints the gallery's tiles first; the inspector's
+# plots (~100 ms to lay out and paint at 1 M images) and the similarity picture (a second of
+# sampling on a worker thread that holds the GIL for up to ~0.3 s at a time) follow once the
+# curator rests on a cluster or image this long without scrolling, so that stepping through
+# clusters or scrolling never waits for plots of clusters and images passed by.
+REST_DELAY_MIN_IMAGES = 200_000
+REST_DELAY_MS = 200
 
 def _title(name: str) -> str:
     return score_title(name) if name in MAIN_SCORES else cue_title(name)
@@ -124,10 +132,20 @@ class InspectorPanel(QWidget):
         self.embeddings_path = None
         self.image_id = -1
         self.cluster_id = -1
+        self._plotted: tuple = (-1, np.zeros(0, dtype=np.int64))  # (cluster, its ids) plotted
         self.by = "sdd"
         self.similarity_error: str | None = None
         self.selected_count = 0
         self._async = LatestOnly(self)
+        self._rest = QTimer(self)  # the plots of the cluster rested on (a large project)
+        self._rest.setSingleShot(True)
+        self._rest.setInterval(REST_DELAY_MS)
+        self._rest.timeout.connect(self._plot_cluster)
+        self._similarity_rest = QTimer(self)  # the similarity picture of the image rested on
+        self._similarity_rest.setSingleShot(True)
+        self._similarity_rest.setInterval(REST_DELAY_MS)
+        self._similarity_rest.timeout.connect(self._similarity_rested)
+        self._similarity_pending: tuple = (None, -1)
 
         self.image = ScaledImage()
         self.image.setToolTip("The selected image (Space or double-click in the gallery: "
@@ -204,6 +222,8 @@ class InspectorPanel(QWidget):
     # ----------------------------------------------------------------- content
     def set_review(self, review: ReviewData | None) -> None:
         self._async.forget()
+        self._rest.stop()
+        self._similarity_rest.stop()
         self.review = review
         self.embeddings_path = None
         self.similarity_error = None
@@ -224,11 +244,34 @@ class InspectorPanel(QWidget):
         self.show_image(-1)
 
     def show_cluster(self, cluster_id: int, ids: np.ndarray, by: str) -> None:
-        """Distribution of score `by` and the SDD-vs-CR scatter over the cluster's images."""
+        """Distribution of score `by` and the SDD-vs-CR scatter over the cluster's images; in
+        a large project once the curator has rested on the cluster for REST_DELAY_MS."""
         rv = self.review
         self.cluster_id, self.by = cluster_id, by
+        self._plotted = (cluster_id, ids)
         if rv is None:
             return
+        if rv.n_images >= REST_DELAY_MIN_IMAGES:
+            self._rest.start()  # restarted by each switch
+            return
+        self._plot_cluster()
+
+    @property
+    def plots_pending(self) -> bool:
+        """A cluster's plots wait for the curator to rest on it."""
+        return self._rest.isActive()
+
+    @property
+    def similarity_pending(self) -> bool:
+        """The similarity picture waits for the curator to rest on the image."""
+        return self._similarity_rest.isActive()
+
+    def _plot_cluster(self) -> None:
+        rv = self.review
+        if rv is None or self.cluster_id < 0:
+            return
+        cluster_id, ids = self._plotted
+        by = self.by
         name = html.escape(rv.summaries.names[cluster_id])
         title = score_title(by)
         self.distribution_title.setText(f"<b>{html.escape(title)}</b> in {name} "
@@ -491,7 +534,25 @@ class InspectorPanel(QWidget):
             # never leave an earlier message ("Select an image…") up while this one computes
             self.similarity.show_message(f"Computing the similarity sets of image #{i}…")
         fn = partial(_picture, self.embeddings_path, rv.labels, i, params, repeat)
+        if rv.n_images >= REST_DELAY_MIN_IMAGES:
+            # a second of sampling over the whole project on a worker that often holds the
+            # GIL: only for the image the curator rests on, not while they switch or scroll
+            self._async.forget()
+            self._similarity_pending = (fn, i)
+            self._similarity_rest.start()
+            return
         self._async.submit(fn, lambda pic: self._on_picture(pic, i), self._on_error)
+
+    def _similarity_rested(self) -> None:
+        fn, i = self._similarity_pending
+        if i == self.image_id:
+            self._async.submit(fn, lambda pic: self._on_picture(pic, i), self._on_error)
+
+    def postpone(self) -> None:
+        """The curator is busy (scrolling the gallery): what waits for a rest waits longer."""
+        for timer in (self._rest, self._similarity_rest):
+            if timer.isActive():
+                timer.start()
 
     def _on_picture(self, pic, i: int) -> None:
         if i != self.image_id:

@@ -8,7 +8,6 @@ selected image) where only the newest request matters.
 
 from __future__ import annotations
 
-import gc
 import itertools
 import tempfile
 import threading
@@ -22,6 +21,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 from fiqa_gui.core.errors import Cancelled, UserInputError
 from fiqa_gui.core.progress import CancelToken
+from fiqa_gui.gui.gc_pause import gc_paused
 
 PROGRESS_INTERVAL_S = 0.05  # forward at most 20 progress updates a second
 
@@ -38,16 +38,9 @@ def quiet_import(*names: str) -> None:
 
     if all(n in sys.modules for n in names):
         return
-    with _quiet_lock:
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
-            for name in names:
-                importlib.import_module(name)
-        finally:
-            gc.freeze()  # O(1): moves everything alive into the permanent generation
-            if was_enabled:
-                gc.enable()
+    with _quiet_lock, gc_paused():  # then frozen: O(1), everything alive to the permanent
+        for name in names:             # generation
+            importlib.import_module(name)
 
 
 def write_crash_log(exc: BaseException) -> str:

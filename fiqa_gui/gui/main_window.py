@@ -96,6 +96,10 @@ def settle_memory(collect: bool = True) -> None:
     gc.freeze()
 
 
+DETECT_DELAY_MS = 300  # the device detection (and torch import) starts this long after start
+DETECT_AFTER_JOB_MS = 1000  # or this long after a job running then (opening a project) ends
+
+
 class MainWindow(QMainWindow):
     """Start screen until a project is open, then cluster list | gallery | inspector."""
 
@@ -195,9 +199,10 @@ class MainWindow(QMainWindow):
         self.start.set_recent(self.settings.recent_projects())
         self._device = LatestOnly(self)
         if detect_device:
-            # torch takes a second or two to import: off the GUI thread, as soon as the event
-            # loop runs, so that it is done by the time the user works
-            QTimer.singleShot(0, self._detect_device)
+            # torch takes a second or two to import: off the GUI thread, soon after the window
+            # is up, so that it is done by the time the user works — but after a project being
+            # opened meanwhile is on screen (both want the cores and the GIL)
+            QTimer.singleShot(DETECT_DELAY_MS, self._detect_device)
 
     # ----------------------------------------------------------------- construction
     def _make_banner(self) -> QFrame:
@@ -369,6 +374,9 @@ class MainWindow(QMainWindow):
         self.controller.changed.connect(self.views.on_changed)  # after the window's refresh
         for panel in (self.gallery, *self.views.galleries):
             panel.size_slider.valueChanged.connect(self._share_size)
+            # scrolling is not resting: the inspector's deferred work waits (large projects)
+            panel.view.verticalScrollBar().valueChanged.connect(
+                lambda _v: self.inspector.postpone())
         self.gallery.rank_changed.connect(self._on_rank_changed)
         self.gallery.run_selected.connect(self.show_run)
         self.gallery.clear_range_button.clicked.connect(self.inspector.reset_range)
@@ -945,6 +953,9 @@ class MainWindow(QMainWindow):
         self.status.set_device(f"device: {kind}", detail)
 
     def _detect_device(self) -> None:
+        if self.jobs.busy:  # a project loads (or another job runs): detect when it ends
+            self.jobs.finished.connect(self._detect_after_job)
+            return
         self.warmed_up = False
 
         def shown(result) -> None:
@@ -955,6 +966,12 @@ class MainWindow(QMainWindow):
 
         self._device.submit(project_jobs.detect_device, shown,
                             lambda err: self.status.set_device("device: CPU", str(err)))
+
+    def _detect_after_job(self, *_args) -> None:
+        self.jobs.finished.disconnect(self._detect_after_job)
+        # after the job's result is on screen and its first plots are painted: the import
+        # holds the GIL for long stretches, and Python painting beside it crawls
+        QTimer.singleShot(DETECT_AFTER_JOB_MS, self._detect_device)
 
     def show_export(self) -> ExportDialog | None:
         """File → Export…: a dialog for the open project (non-modal; the export runs as a job)."""

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from fiqa_gui.core.progress import CancelToken, ProgressCallback
+from fiqa_gui.gui.gc_pause import gc_paused
 
 JobFn = Callable[[ProgressCallback, CancelToken], object]
 
@@ -18,8 +19,9 @@ def open_project(source, *, run_id: int | None = None, read_only: bool = False) 
     def run(progress, cancel):
         from fiqa_gui.core.review.review_data import load_review
 
-        return load_review(source, run_id=run_id, read_only=read_only, progress=progress,
-                           cancel=cancel)
+        with gc_paused():  # millions of long-lived objects at 1 M images: no collection walks them
+            return load_review(source, run_id=run_id, read_only=read_only, progress=progress,
+                               cancel=cancel)
 
     return run
 
@@ -32,13 +34,15 @@ def open_project_at_run(source, run_id: int, *, read_only: bool = False) -> JobF
         from fiqa_gui.core.review.review_data import load_review
         from fiqa_gui.core.store.project import ProjectError, ProjectLocked, ProjectNotWritable
 
-        try:
-            return load_review(source, run_id=run_id, read_only=read_only, progress=progress,
-                               cancel=cancel)
-        except (ProjectLocked, ProjectNotWritable):
-            raise
-        except ProjectError:
-            return load_review(source, read_only=read_only, progress=progress, cancel=cancel)
+        with gc_paused():
+            try:
+                return load_review(source, run_id=run_id, read_only=read_only,
+                                   progress=progress, cancel=cancel)
+            except (ProjectLocked, ProjectNotWritable):
+                raise
+            except ProjectError:
+                return load_review(source, read_only=read_only, progress=progress,
+                                   cancel=cancel)
 
     return run
 

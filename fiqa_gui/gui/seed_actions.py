@@ -18,15 +18,15 @@ from fiqa_gui.core.review.answer_key import data_attribute_names
 from fiqa_gui.core.review.review_data import preview_cluster_seeds
 from fiqa_gui.core.seedsets.sampling import SamplingParams, latest_sampling_params, propose_seeds
 from fiqa_gui.gui.dashboard import DashboardDialog, dashboard_line
-from fiqa_gui.gui.jobs import LatestOnly
+from fiqa_gui.gui.jobs import LatestOnly, error_text
 from fiqa_gui.gui.seed_panel import SeedPanel
 
 PREVIEW_MAX_IMAGES = 5000  # clusters larger than this get no live preview of their strata
 # The dashboard line reads every image's tier (O(dataset)): above this many images it is
 # computed off the GUI thread, on a read-only connection of its own, once per change.
 DASHBOARD_SYNC_MAX_IMAGES = 50_000
-# A larger cluster's preview (farthest-point sampling, ~O(size²)) waits until its tiles are
-# painted, so that the switch itself stays quick.
+# A larger cluster's preview waits until its tiles are painted, so that the switch itself stays
+# quick, and its farthest-point sampling runs on a worker thread (it would land mid-scroll).
 PREVIEW_SYNC_MAX_IMAGES = 1000
 PREVIEW_DELAY_MS = 50
 
@@ -39,6 +39,18 @@ def _dashboard_text(folder) -> str:
     reader = Project.reader_of(folder)
     try:
         return dashboard_line(seeds.progress_dashboard(reader))
+    finally:
+        reader.close()
+
+
+def _preview_off_thread(rv, c: int, params):
+    """A cluster's strata preview on a worker thread: the store read through a read-only
+    connection of its own, the window's arrays only read."""
+    from fiqa_gui.core.store import Project
+
+    reader = Project.reader_of(rv.folder)
+    try:
+        return preview_cluster_seeds(rv, c, params, reader)
     finally:
         reader.close()
 
@@ -56,6 +68,7 @@ class SeedActions(QObject):
         self._dashboard: tuple | None = None  # (review, text) while nothing changed since
         self._dashboard_pending: object | None = None  # the review a worker computes it for
         self._dashboard_worker = LatestOnly(self)
+        self._preview_worker = LatestOnly(self)  # a big cluster's strata preview
         panel.propose_requested.connect(self.propose)
         panel.approve_requested.connect(self.approve_selected)
         panel.reject_requested.connect(self.reject_selected)
@@ -152,25 +165,53 @@ class SeedActions(QObject):
             self._fill_dashboard()
 
     def _show_preview(self, rv, c: int, clustered: bool, later: bool = False) -> None:
-        """The strata a proposal would have with the panel's quotas (nothing stored)."""
+        """The strata a proposal would have with the panel's quotas (nothing stored). `later`
+        (a big cluster, after its tiles are painted): read and sampled on a worker thread,
+        shown if the cluster is still the one shown."""
         p = self.panel
-        if later and (self.review is not rv or self.w.gallery.cluster_id != c
-                      or self.w.jobs.busy or seeds.cluster_params(
-                          self.project, int(rv.cluster_db_ids[c])).get("coverage") is not None):
+        if later and not self._still_previewing(rv, c):
             return  # moved on (or proposed) meanwhile
+        params = self.params()
+        if later:
+            self._preview_worker.submit(
+                lambda: _preview_off_thread(rv, c, params),
+                lambda prop: self._preview_ready(rv, c, clustered, prop),
+                lambda err: self._preview_failed(rv, c, err))
+            return
         try:
-            prop = preview_cluster_seeds(rv, c, self.params())
+            prop = preview_cluster_seeds(rv, c, params)
         except UserInputError as err:
             p.show_strata([], f"No preview: {err}")
             return
+        self._show_proposal_strata(prop, clustered)
+
+    def _still_previewing(self, rv, c: int) -> bool:
+        return (self.review is rv and self.w.gallery.cluster_id == c and not self.w.jobs.busy
+                and seeds.cluster_params(self.project, int(rv.cluster_db_ids[c])).get(
+                    "coverage") is None)
+
+    def _preview_ready(self, rv, c: int, clustered: bool, prop) -> None:
+        if self._still_previewing(rv, c):
+            self._show_proposal_strata(prop, clustered)
+
+    def _preview_failed(self, rv, c: int, err: BaseException) -> None:
+        if not self._still_previewing(rv, c):
+            return
+        self.panel.show_strata([], f"No preview: {err}" if isinstance(err, UserInputError)
+                               else "No preview (an internal error).")
+        if not isinstance(err, UserInputError):
+            self.w.jobs.show_message("Seed preview failed", error_text(err, "Previewing seeds"))
+
+    def _show_proposal_strata(self, prop, clustered: bool) -> None:
         rows = [[k.tier, k.subcluster, list(k.attributes), k.available, k.quota, k.picked]
                 for k in prop.coverage]
-        p.show_strata(rows, "<i>Preview with the quotas on the left — nothing proposed "
-                      "yet; press Propose.</i>", clustered=clustered)
+        self.panel.show_strata(rows, "<i>Preview with the quotas on the left — nothing "
+                               "proposed yet; press Propose.</i>", clustered=clustered)
 
     def shutdown(self) -> None:
-        self._dashboard_worker.forget()
-        self._dashboard_worker.wait()
+        for worker in (self._dashboard_worker, self._preview_worker):
+            worker.forget()
+            worker.wait()
 
     def _show_dashboard_line(self, rv) -> None:
         """The dataset's seed progress under the panel: kept while nothing changed; recomputed

@@ -390,13 +390,15 @@ def progress_dashboard(project) -> Dashboard:
     sets = dict(conn.execute("SELECT state, COUNT(*) FROM seed_sets GROUP BY state").fetchall())
     counts = dict(conn.execute("SELECT seed_state, COUNT(*) FROM annotations "
                                "WHERE seed_state IS NOT NULL GROUP BY seed_state").fetchall())
-    tiers, _ = image_tiers(project)
     names = (*TIERS, "unusable", NO_TIER)
     by_tier = dict.fromkeys(names, 0)
     covering: dict[str, set[int]] = {t: set() for t in names}
     approved_sets = {r[0] for r in conn.execute(
         "SELECT cluster_id FROM seed_sets WHERE state = 'approved'")}
-    for cid, ids in approved_seeds(project).items():
+    approved = approved_seeds(project)
+    # every image's tier (a whole-dataset read) only when some seed is approved to look up
+    tiers = image_tiers(project)[0] if approved else None
+    for cid, ids in approved.items():
         for i in ids:
             t = tiers[i] if tiers[i] in by_tier else NO_TIER
             by_tier[t] += 1

@@ -334,18 +334,19 @@ def subcluster_labels(project, run_id: int, level: int, ids: np.ndarray) -> np.n
     return out
 
 
-def cluster_sampling_inputs(rv: ReviewData, cluster_id: int, params):
+def cluster_sampling_inputs(rv: ReviewData, cluster_id: int, params, project=None):
     """What `seedsets.sampling.load_inputs` reads, for one cluster's images only (rows = its
     members, ascending), from the scores the window holds and indexed look-ups of the store: the
     same strata and quotas at a cost that grows with the cluster, not the dataset. None when the
     window shows another run than the one sampling uses (the newest scored run), or for a
-    sub-cluster level without a clustering run (`propose_seeds` then explains)."""
+    sub-cluster level without a clustering run (`propose_seeds` then explains). The store is
+    read through `project` (a worker thread's own read-only handle), else `rv.project`."""
     from fiqa_gui.core.errors import UserInputError
     from fiqa_gui.core.labels.eligibility import BLANK_IQ, BLANK_LUMINANCE_STD
     from fiqa_gui.core.seedsets import clustering
     from fiqa_gui.core.seedsets.sampling import ProjectInputs, latest_score_run
 
-    project = rv.project
+    project = rv.project if project is None else project
     run_id = latest_score_run(project)
     if run_id is not None and (rv.run is None or rv.run.id != run_id or rv.scores is None):
         return None
@@ -405,18 +406,48 @@ def cluster_sampling_inputs(rv: ReviewData, cluster_id: int, params):
                          None if level is None else int(level), attributes)
 
 
-def preview_cluster_seeds(rv: ReviewData, cluster_id: int, params):
-    """The proposal `propose_seeds(project, params=params, cluster_ids=[db id])` would make for
-    one cluster, sampled from that cluster's rows alone (image ids mapped back); falls back to
-    `propose_seeds` itself where the window shows an older run."""
-    from fiqa_gui.core.seedsets.sampling import Proposal, propose_seeds, stratified_sample
+@dataclass
+class SeedPreview:
+    """One cluster's preview, ready to sample: its rows' sampling inputs and embeddings copied
+    out of the window's data (`cluster_seed_preview`), so that `run()` — the farthest-point
+    sampling, plain numpy — can go to a worker thread while the GUI thread reads the store."""
 
-    db = int(rv.cluster_db_ids[cluster_id])
-    inp = cluster_sampling_inputs(rv, cluster_id, params)
+    ids: np.ndarray  # the cluster's image ids, ascending (row j is image ids[j])
+    db: int  # the cluster's database id
+    embeddings: np.ndarray
+    inputs: object  # seedsets.sampling.ProjectInputs of these rows
+    params: object  # seedsets.sampling.SamplingParams
+
+    def run(self):
+        """The `Proposal` (image ids, not rows) `propose_seeds` would make for the cluster."""
+        from fiqa_gui.core.seedsets.sampling import Proposal, stratified_sample
+
+        inp, ids = self.inputs, self.ids
+        local = stratified_sample(
+            self.embeddings, inp.clusters, inp.scores, self.params,
+            curator_tiers=inp.curator_tiers, excluded=inp.excluded, subclusters=inp.subclusters,
+            attributes=inp.attributes, approved=inp.approved, cluster_ids=[self.db])
+        back = {c: [int(ids[j]) for j in js] for c, js in local.picks.items()}
+        kept = {c: [int(ids[j]) for j in js] for c, js in local.kept.items()}
+        proposal = Proposal(back, kept, {int(ids[j]): k for j, k in local.strata.items()},
+                            local.coverage, local.params)
+        proposal.params.update({"score_run_id": inp.score_run_id,
+                                "score_column": inp.score_column,
+                                "cluster_run_id": inp.cluster_run_id, "level": inp.level})
+        return proposal
+
+
+def cluster_seed_preview(rv: ReviewData, cluster_id: int, params,
+                         project=None) -> SeedPreview | None:
+    """What one cluster's preview samples from (indexed look-ups of the cluster's rows through
+    `project`, a thread's own handle, else `rv.project`); None where the window shows an older
+    run than sampling uses (`propose_seeds` itself then answers)."""
+    project = rv.project if project is None else project
+    inp = cluster_sampling_inputs(rv, cluster_id, params, project)
     if inp is None:
-        return propose_seeds(rv.project, params=params, cluster_ids=[db])
+        return None
     if "embeddings" not in rv._cache:
-        rv._cache["embeddings"] = rv.project.embeddings()
+        rv._cache["embeddings"] = project.embeddings()
     emb = rv._cache["embeddings"]
     if emb is None:
         from fiqa_gui.core.errors import UserInputError
@@ -424,14 +455,20 @@ def preview_cluster_seeds(rv: ReviewData, cluster_id: int, params):
         raise UserInputError("seed sampling needs the embeddings (diversity is measured on them)",
                              file=rv.project.folder, fix="create the project with --embeddings.")
     ids = rv.index.members(cluster_id)
-    local = stratified_sample(
-        np.asarray(emb[ids]), inp.clusters, inp.scores, params, curator_tiers=inp.curator_tiers,
-        excluded=inp.excluded, subclusters=inp.subclusters, attributes=inp.attributes,
-        approved=inp.approved, cluster_ids=[db])
-    back = {c: [int(ids[j]) for j in js] for c, js in local.picks.items()}
-    kept = {c: [int(ids[j]) for j in js] for c, js in local.kept.items()}
-    proposal = Proposal(back, kept, {int(ids[j]): k for j, k in local.strata.items()},
-                        local.coverage, local.params)
-    proposal.params.update({"score_run_id": inp.score_run_id, "score_column": inp.score_column,
-                            "cluster_run_id": inp.cluster_run_id, "level": inp.level})
-    return proposal
+    return SeedPreview(ids.copy(), int(rv.cluster_db_ids[cluster_id]), np.asarray(emb[ids]),
+                       inp, params)
+
+
+def preview_cluster_seeds(rv: ReviewData, cluster_id: int, params, project=None):
+    """The proposal `propose_seeds(project, params=params, cluster_ids=[db id])` would make for
+    one cluster, sampled from that cluster's rows alone (image ids mapped back); falls back to
+    `propose_seeds` itself where the window shows an older run. `project`: a thread's own
+    handle on the store (default `rv.project`)."""
+    from fiqa_gui.core.seedsets.sampling import propose_seeds
+
+    project = rv.project if project is None else project
+    preview = cluster_seed_preview(rv, cluster_id, params, project)
+    if preview is None:
+        return propose_seeds(project, params=params,
+                             cluster_ids=[int(rv.cluster_db_ids[cluster_id])])
+    return preview.run()

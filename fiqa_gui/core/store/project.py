@@ -340,32 +340,74 @@ class Project:
         """Rebuild the `Dataset` (paths, clusters, attributes, marks) exactly as it was created."""
         meta = self.meta()
         name_of = dict(self.conn.execute("SELECT id, name FROM clusters"))
-        rows = self.conn.execute(
-            "SELECT path, cluster_id, manifest_line, unreadable, width, height "
-            "FROM images ORDER BY id").fetchall()
-        n = len(rows)
-        paths, cluster_ids, lines, unreadable, widths, heights = (
-            map(list, zip(*rows, strict=True)) if n else ([] for _ in range(6)))
-        del rows
+        n = self.image_count()
+        paths = self._path_column(n)
+        cluster_ids = self._int_column("cluster_id", n)
+        # manifest lines and unreadable marks are nearly always the plain ones (line = id + 2:
+        # a header, then one row per image; readable): then a scan finds no exception to read
+        if self._any_image("manifest_line IS NOT id + 2"):
+            lines = self._int_column("coalesce(manifest_line, -1)", n)
+        else:
+            lines = np.arange(2, n + 2, dtype=np.int64)
+        unreadable = (self._int_column("unreadable", n).astype(bool)
+                      if self._any_image("unreadable != 0") else np.zeros(n, dtype=bool))
+        sizes = np.zeros((n, 2), dtype=np.int32)
+        if self._any_image("width IS NOT NULL OR height IS NOT NULL"):
+            for k, col in enumerate(("width", "height")):  # unknown (NULL) -> 0
+                sizes[:, k] = self._int_column(f"coalesce({col}, 0)", n)
         names = [r[0] for r in self.conn.execute("SELECT name FROM attribute_names ORDER BY id")]
         attributes = {name: [""] * n for name in names}
         for image_id, a, value in self.conn.execute(
                 "SELECT image_id, attribute_id, value FROM attributes"):
             attributes[names[a]][image_id] = value
-        sizes = np.zeros((n, 2), dtype=np.int32)
-        for k, col in enumerate((widths, heights)):
-            if n:
-                v = np.array(col, dtype=float)  # None (unknown) -> NaN -> 0
-                sizes[:, k] = np.where(np.isnan(v), 0, v)
-        ds = Dataset(
-            root=Path(meta["image_root"]), paths=paths,
-            clusters=[name_of[c] for c in cluster_ids], attributes=attributes,
-            source=meta["source"],
+        db_ids = np.fromiter(name_of, np.int64, len(name_of))
+        order = np.argsort(db_ids)
+        by_id = np.array(list(name_of.values()), dtype=object)[order]
+        clusters = (by_id[np.searchsorted(db_ids[order], cluster_ids)].tolist() if n else [])
+        return Dataset(
+            root=Path(meta["image_root"]), paths=paths, clusters=clusters,
+            attributes=attributes, source=meta["source"],
             source_path=Path(meta["source_path"]) if meta.get("source_path") else None,
-            unreadable=np.array(unreadable, dtype=bool).reshape(n),
-            image_sizes=sizes,
-            lines=lines if all(x is not None for x in lines) else None)
-        return ds
+            unreadable=unreadable, image_sizes=sizes,
+            lines=lines.tolist() if (lines >= 0).all() else None)
+
+    # Whole columns of `images` are read as one string per chunk of ids, split in C: a million
+    # rows as Python tuples cost seconds, these a fraction of it. Rows are ids 0..n-1.
+    _COLUMN_CHUNK = 250_000
+
+    def _column_chunks(self, expr: str, n: int, sep: str):
+        for lo in range(0, n, self._COLUMN_CHUNK):
+            hi = min(n, lo + self._COLUMN_CHUNK)
+            text = self.conn.execute(
+                f"SELECT group_concat(v, {sep}) FROM (SELECT {expr} AS v FROM images "
+                "WHERE id >= ? AND id < ? ORDER BY id)", (lo, hi)).fetchone()[0]
+            yield lo, hi, text or ""
+
+    def _any_image(self, condition: str) -> bool:
+        return self.conn.execute(f"SELECT 1 FROM images WHERE {condition} LIMIT 1").fetchone() \
+            is not None
+
+    def _int_column(self, expr: str, n: int) -> np.ndarray:
+        """An integer column (never NULL: `expr` coalesces) as an int64 array by image id."""
+        out = np.zeros(n, dtype=np.int64)
+        for lo, hi, text in self._column_chunks(expr, n, "' '"):
+            values = np.fromstring(text, dtype=np.int64, sep=" ") if text else np.zeros(0, int)
+            if len(values) != hi - lo:
+                raise ProjectError(f"the images table has a gap in its ids near {lo}",
+                                   file=self.folder / DB_NAME, fix="create the project again.")
+            out[lo:hi] = values
+        return out
+
+    def _path_column(self, n: int) -> list[str]:
+        """Every image's path, by image id."""
+        out: list[str] = []
+        for lo, hi, text in self._column_chunks("path", n, "char(10)"):
+            part = text.split("\n") if hi > lo else []
+            if len(part) != hi - lo:  # a path with a line break in it: row by row
+                part = [r[0] for r in self.conn.execute(
+                    "SELECT path FROM images WHERE id >= ? AND id < ? ORDER BY id", (lo, hi))]
+            out += part
+        return out
 
     def embeddings_path(self) -> Path | None:
         ref = self.meta().get("embeddings")
