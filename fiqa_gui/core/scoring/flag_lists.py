@@ -100,11 +100,12 @@ class FlagLists(Sequence):
 
     __hash__ = None  # mutable (set)
 
-    def joined(self, sep: str = ";") -> list[str]:
-        """Each row's names joined by `sep` (one string per distinct code, shared)."""
+    def joined(self, sep: str = ";", start: int = 0, stop: int | None = None) -> list[str]:
+        """Rows `start:stop`, each row's names joined by `sep` (one string per distinct code,
+        shared)."""
         cache: dict[int, str] = {}
         out = []
-        for c in self.codes.tolist():
+        for c in self.codes[start:stop].tolist():
             s = cache.get(c)
             if s is None:
                 s = cache[c] = sep.join(self.view(c))
