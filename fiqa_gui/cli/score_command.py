@@ -111,6 +111,7 @@ def _score(args, backend) -> int:
     result = score_dataset(data.embeddings, ds.labels, ds.cluster_names, paths, params,
                            progress=progress, cancel=cancel, backend=backend)
     stages.update(result.stage_seconds)
+    result.sdd_raw = result.sdd_raw[:0]  # N×K raw W1: only a project run could keep it
     release_freed()  # the kernels' temporaries, back to the OS before the flags' arrays
     t = time.perf_counter()
     columns = {c: getattr(result, c) for c in ("sdd", "sdd_signed", "cr", "ccs", "nnccs", "iq")}
