@@ -152,8 +152,11 @@ def score_dataset(embeddings: np.ndarray, labels: np.ndarray, cluster_names: lis
                  progress=progress, cancel=cancel, nnccs=params.nnccs)
     stages["cr"] = time.perf_counter() - t
 
-    cues = {k: np.full(n, np.nan, dtype=np.float32) for k in CUES}
-    iq = np.full(n, np.nan, dtype=np.float32)
+    # without pixel cues every cue column is the same read-only NaN column (not one each)
+    not_measured = np.full(n, np.nan, dtype=np.float32)
+    not_measured.flags.writeable = False
+    cues = dict.fromkeys(CUES, not_measured)
+    iq = not_measured
     unreadable = np.zeros(n, dtype=bool)
     if params.image_cues and image_paths is not None:
         t = time.perf_counter()
