@@ -31,6 +31,11 @@ def test_manifest_columns_read_like_lists(tmp_path):
     assert ds.labels.tolist() == [1, 0, 1, 2]
     assert list(ds.lines) == [2, 3, 4, 6] and type(ds.lines[0]) is int
     assert ds.locate(3)["row"] == 6
+    ds.paths[1] = "z/longer name.jpg"
+    ds.clusters[0] = "dave"
+    assert ds.paths == ["b/1.jpg", "z/longer name.jpg", "c,3.jpg", "é/4.jpg"]
+    assert list(ds.clusters) == ["dave", "alice", "bob", "carol"]
+    assert ds.labels.tolist() == [1, 0, 1, 2]  # labels are the dataset's own, as with lists
 
 
 def test_duplicates_found_from_hashes_name_both_lines(tmp_path):

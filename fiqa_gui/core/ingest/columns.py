@@ -94,6 +94,18 @@ class TextColumn(_ReadOnlyColumn):
         return super().__getitem__(i)
 
 
+    def __setitem__(self, i: int, s: str) -> None:
+        """Replace row `i` (rebuilds the buffer: for the rare edit, not for filling)."""
+        n = len(self)
+        i = int(i) + (n if int(i) < 0 else 0)
+        if not 0 <= i < n:
+            raise IndexError("row out of range")
+        new = s.encode("utf-8", "surrogatepass")
+        a, b = int(self.offsets[i]), int(self.offsets[i + 1])
+        self.data = self.data[:a] + new + self.data[b:]
+        self.offsets[i + 1:] += len(new) - (b - a)
+
+
 class TextColumnBuilder:
     """Append strings one by one; `build` gives the `TextColumn`."""
 
@@ -140,6 +152,16 @@ class CodedColumn(_ReadOnlyColumn):
         return super().__getitem__(i)
 
 
+    def __setitem__(self, i: int, s: str) -> None:
+        """Replace row `i` (a new value is added to `names`)."""
+        try:
+            code = self.names.index(s)
+        except ValueError:
+            code = len(self.names)
+            self.names.append(s)
+        self.codes[int(i)] = code
+
+
 class CodedColumnBuilder:
     """Append strings; `build` gives a `CodedColumn` whose names are sorted (code = index in
     the sorted names, the order `Dataset` indexes clusters in)."""
@@ -157,7 +179,7 @@ class CodedColumnBuilder:
     def build(self) -> CodedColumn:
         first_seen = list(self._index)
         order = sorted(range(len(first_seen)), key=first_seen.__getitem__)
-        remap = np.empty(len(first_seen), dtype=np.int64)
+        remap = np.empty(len(first_seen), dtype=np.int32)
         remap[order] = np.arange(len(first_seen))
         codes = remap[np.frombuffer(self._codes, dtype=np.int64)] if len(self._codes) else \
             np.zeros(0, dtype=np.int64)

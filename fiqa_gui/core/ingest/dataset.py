@@ -35,8 +35,8 @@ class Dataset:
         if len(self.paths) != len(self.clusters):
             raise ValueError("paths and clusters differ in length")
         if isinstance(self.clusters, CodedColumn):  # already coded in sorted-name order
-            self.cluster_names: list[str] = self.clusters.names
-            self.labels = self.clusters.codes.astype(np.int64, copy=False)
+            self.cluster_names: list[str] = list(self.clusters.names)
+            self.labels = self.clusters.codes.astype(np.int64)  # own copy: the column may change
         else:
             self.cluster_names = sorted(set(self.clusters))
             index = {name: i for i, name in enumerate(self.cluster_names)}

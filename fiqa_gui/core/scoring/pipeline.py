@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from fiqa_gui.core.errors import UserInputError
+from fiqa_gui.core.memory import release_freed
 from fiqa_gui.core.progress import CancelToken, ProgressCallback, no_progress
 from fiqa_gui.core.scoring import sdd as sdd_mod
 from fiqa_gui.core.scoring.cr import cr_scores, load_head
@@ -147,6 +148,7 @@ def score_dataset(embeddings: np.ndarray, labels: np.ndarray, cluster_names: lis
                   positives=params.positives, seed=params.seed, exact=params.exact, device=dev,
                   progress=progress, cancel=cancel)
     stages["sdd"] = time.perf_counter() - t
+    release_freed()  # SDD's draw plan and per-chunk buffers, back to the OS before CR's centres
     t = time.perf_counter()
     cres = cr_fn(embeddings, labels, n_clusters=len(cluster_names), head=head, device=dev,
                  progress=progress, cancel=cancel, nnccs=params.nnccs)
