@@ -19,6 +19,7 @@ import argparse
 import csv
 import re
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -64,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--subset", type=int, default=2000,
                     help="images the published algorithm is timed on")
     ap.add_argument("--extra", default="", help="more score options, e.g. '--ray local'")
+    ap.add_argument("--keep-scores", type=Path, default=None,
+                    help="copy the score CSV here (to compare two versions' output)")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -89,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         if proc.returncode != 0:
             print(stderr)
             return proc.returncode
+        if args.keep_scores is not None:
+            shutil.copyfile(tmp / "scores.csv", args.keep_scores)
         peak_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
         line = next(x for x in stderr.splitlines() if x.startswith("timings:"))
         stages = {k.strip(): float(v) for k, v in re.findall(r"([^,:]+?) ([\d.]+) s", line[8:])}

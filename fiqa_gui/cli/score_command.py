@@ -19,6 +19,7 @@ from fiqa_gui.cli.common import (
     with_ray_backend,
 )
 from fiqa_gui.core.errors import UserInputError
+from fiqa_gui.core.memory import release_freed
 
 
 def _scoring_params(args):
@@ -55,7 +56,7 @@ def cmd_score(args) -> int:
 
 
 def _score(args, backend) -> int:
-    from fiqa_gui.core.atomic_output import guard_output
+    from fiqa_gui.core.atomic_output import PathGroups, guard_output
     from fiqa_gui.core.export.score_table import write_run_csv, write_scores_csv
     from fiqa_gui.core.progress import CancelToken
 
@@ -98,16 +99,20 @@ def _score(args, backend) -> int:
     data = load_data(manifest=args.manifest, embeddings=args.embeddings,
                      check_images=params.image_cues, decode_images=False, progress=progress)
     stages["manifest + embeddings"] = time.perf_counter() - t0
-    image_files = data.dataset.absolute_path_strings()
-    protected = [*inputs, data.dataset.source_path or args.manifest, *image_files]
-    guard_output(args.out, force=args.force, protected=protected)
-    for w in data.dataset.warnings:
-        say(f"warning: {w}")
     ds = data.dataset
-    paths = image_files if params.image_cues else None
+    # the images as protected paths, joined only if --out exists and must be checked (no
+    # absolute path string per image held through the run)
+    protected = PathGroups([*inputs, ds.source_path or args.manifest],
+                           groups=[(ds.root, ds.paths)])
+    guard_output(args.out, force=args.force, protected=protected)
+    for w in ds.warnings:
+        say(f"warning: {w}")
+    paths = ds.absolute_path_strings() if params.image_cues else None
     result = score_dataset(data.embeddings, ds.labels, ds.cluster_names, paths, params,
                            progress=progress, cancel=cancel, backend=backend)
     stages.update(result.stage_seconds)
+    result.sdd_raw = result.sdd_raw[:0]  # N×K raw W1: only a project run could keep it
+    release_freed()  # the kernels' temporaries, back to the OS before the flags' arrays
     t = time.perf_counter()
     columns = {c: getattr(result, c) for c in ("sdd", "sdd_signed", "cr", "ccs", "nnccs", "iq")}
     unreadable = getattr(result, "unreadable", None)
@@ -127,6 +132,8 @@ def _score(args, backend) -> int:
     flags = merge_flags(result.flags, diag.row_flags(ds.labels))
     extra = dict(getattr(result, "cues", {}) or {})
     extra.update({"lowinfo": lowinfo, "strength": anchored.strength})
+    del diag  # its poorness scale and details: not written by the stand-alone table
+    release_freed(collect=True)
     stages["flags + quality"] = time.perf_counter() - t
     t = time.perf_counter()
     write_scores_csv(args.out, ds.paths, ds.clusters, columns, flags, extra, force=args.force,

@@ -105,6 +105,29 @@ def assert_inside(root: str | Path, path: str | Path) -> Path:
 
 
 # ----------------------------------------------------------------------------- destinations
+class PathGroups:
+    """Protected paths given as a few paths plus groups of paths relative to a root — a
+    manifest's images without a path string per image held: the joined paths are made one at a
+    time, and only when a destination exists and must be checked against them. Iterable any
+    number of times (the writers check before and after writing)."""
+
+    def __init__(self, paths: Iterable[str | Path] = (),
+                 groups: Iterable[tuple[str | Path, Iterable[str]]] = ()):
+        self.paths = list(paths)
+        self.groups = [(str(root), rel) for root, rel in groups]
+
+    def __iter__(self) -> Iterator[str | Path]:
+        yield from self.paths
+        for root, rel in self.groups:
+            for p in rel:
+                yield p if os.path.isabs(p) else os.path.join(root, p)
+
+
+def reusable(protected: Iterable[str | Path]) -> Iterable[str | Path]:
+    """`protected` in a form that can be iterated more than once (`PathGroups` as it is)."""
+    return protected if isinstance(protected, PathGroups) else list(protected)
+
+
 def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
     return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
@@ -307,7 +330,7 @@ def atomic_file(dest: str | Path, *, force: bool = False, binary: bool = False,
     `dest` is checked by `guard_output` before and again just before the rename. A full disk or
     a read-only folder raises `UserInputError`, with the temporary removed.
     """
-    protected = list(protected)
+    protected = reusable(protected)
     dest = guard_output(dest, force=force, kind="file", protected=protected)
     _prepare_parent(dest)
     sweep_stale(dest.parent, _temp_prefix(dest), (".partial",))
@@ -342,7 +365,7 @@ def atomic_file(dest: str | Path, *, force: bool = False, binary: bool = False,
 def atomic_dir(dest: str | Path, *, force: bool = False, marker: dict | None = None,
                protected: Iterable[str | Path] = ()) -> Iterator[Path]:
     """Yield an empty temporary sibling folder of `dest`; move it to `dest` on success."""
-    protected = list(protected)
+    protected = reusable(protected)
     dest = guard_output(dest, force=force, kind="dir", protected=protected)
     _prepare_parent(dest)
     sweep_stale(dest.parent, _temp_prefix(dest), (".partial", ".old"))

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from fiqa_gui.core.atomic_output import atomic_file, guard_output
+from fiqa_gui.core.atomic_output import atomic_file, guard_output, reusable
 from fiqa_gui.core.errors import UserInputError
+from fiqa_gui.core.scoring.flag_lists import FlagLists
 
 BASE_COLUMNS = ("sdd", "sdd_signed", "cr", "ccs", "nnccs", "iq", "quality")
 ROWS_PER_BLOCK = 65536
@@ -22,11 +23,19 @@ ROWS_PER_BLOCK = 65536
 def _cells(values: np.ndarray) -> list[str]:
     """A column as CSV cells: 6 significant digits, NaN as an empty cell. One `format` per
     value over a Python list (no per-cell float() and isnan calls): a million rows × 20
-    columns in seconds."""
+    columns in seconds. A block is widened to float64 here, not the whole column up front."""
+    values = np.asarray(values, dtype=float)
     cells = [format(x, ".6g") for x in values.tolist()]
     for i in np.flatnonzero(np.isnan(values)).tolist():
         cells[i] = ""
     return cells
+
+
+def _joined(flags: Sequence[Sequence[str]], a: int, b: int) -> list[str]:
+    """Rows a..b of the flags as `;`-joined cells (`FlagLists`: one join per distinct code)."""
+    if isinstance(flags, FlagLists):
+        return flags.joined(";", a, b)
+    return [";".join(f) for f in flags[a:b]]
 
 
 def write_scores_csv(out: str | Path, paths: Sequence[str], clusters: Sequence[str],
@@ -47,12 +56,12 @@ def write_scores_csv(out: str | Path, paths: Sequence[str], clusters: Sequence[s
         raise UserInputError("the output folder does not exist", file=parent,
                              fix="create it first or choose another --out.")
     n = len(paths)
-    cols = {c: np.asarray(columns[c], dtype=float) if c in columns else np.full(n, np.nan)
+    # columns as given (float32 stays float32): each block is widened in `_cells`
+    cols = {c: np.asarray(columns[c]) if c in columns else np.full(n, np.nan, np.float32)
             for c in BASE_COLUMNS}
-    extra = {k: np.asarray(v, dtype=float) for k, v in (extra or {}).items()
-             if k not in BASE_COLUMNS}
+    extra = {k: np.asarray(v) for k, v in (extra or {}).items() if k not in BASE_COLUMNS}
     header = ["path", "cluster", *BASE_COLUMNS, "flags", *extra]
-    protected = list(protected)
+    protected = reusable(protected)
     out = guard_output(out, force=force, kind="file", protected=protected)
     with atomic_file(out, force=force, protected=protected) as f:
         w = csv.writer(f)
@@ -61,7 +70,7 @@ def write_scores_csv(out: str | Path, paths: Sequence[str], clusters: Sequence[s
             b = min(n, a + ROWS_PER_BLOCK)
             w.writerows(zip(paths[a:b], clusters[a:b],
                             *(_cells(cols[c][a:b]) for c in BASE_COLUMNS),
-                            (";".join(f) for f in flags[a:b]),
+                            _joined(flags, a, b),
                             *(_cells(v[a:b]) for v in extra.values()), strict=True))
     return out
 

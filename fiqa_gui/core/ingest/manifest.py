@@ -9,12 +9,23 @@ are duplicates.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import os
+from array import array
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import numpy as np
+
 from fiqa_gui.core.errors import UserInputError
+from fiqa_gui.core.ingest.columns import (
+    CodedColumnBuilder,
+    RowNumbers,
+    TextColumn,
+    TextColumnBuilder,
+)
 from fiqa_gui.core.ingest.dataset import Dataset
 
 REQUIRED_COLUMNS = ("path", "cluster")
@@ -62,21 +73,73 @@ def csv_records(text: str, path: Path) -> list[tuple[int, list[str]]]:
     return records
 
 
+def _stream_records(path: Path, lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
+    """`csv_records` over an iterable of text lines, one record at a time."""
+    reader = csv.reader(lines)
+    start = 1
+    try:
+        for row in reader:
+            if row and any(cell.strip() for cell in row):
+                yield start, row
+            start = reader.line_num + 1
+    except csv.Error as err:
+        raise UserInputError(f"the CSV cannot be parsed ({err}); the record starting on this "
+                             "line runs to the end of the file" if "EOF" in str(err) else
+                             f"the CSV cannot be parsed ({err})", file=path,
+                             row=start, row_kind="line",
+                             fix="check the quoting on that line (a quote opened and never "
+                             "closed?).") from None
+
+
+def _encoding(path: Path) -> str | None:
+    """The encoding the whole file decodes with, NUL-free (UTF-16 with a BOM, else UTF-8), read
+    in blocks; None when `decode_csv_text` and the NUL check must say what is wrong."""
+    with path.open("rb") as f:
+        head = f.read(4)
+    encodings = (["utf-16"] if head.startswith((b"\xff\xfe", b"\xfe\xff")) else []) + \
+        ["utf-8-sig"]
+    for enc in encodings:
+        decoder = codecs.getincrementaldecoder(enc)()
+        try:
+            with path.open("rb") as f:
+                while block := f.read(1 << 24):
+                    if "\x00" in decoder.decode(block):
+                        return None
+                if "\x00" in decoder.decode(b"", final=True):
+                    return None
+            return enc
+        except UnicodeDecodeError:
+            continue
+    return None
+
+
 def read_manifest(path: str | Path) -> Dataset:
-    """Parse and validate a manifest; image files are checked separately (`validate_images`)."""
+    """Parse and validate a manifest; image files are checked separately (`validate_images`).
+
+    The file is read as a stream (never its whole text, nor a Python object per cell, in
+    memory): paths, clusters and lines go into compact columns (`columns`), and duplicate rows
+    are found from one hash per row, confirmed on the rows whose hashes meet."""
     path = Path(path)
     if not path.is_file():
         raise UserInputError("the manifest does not exist", file=path,
                              fix="check the path passed to --manifest.")
-    text = decode_csv_text(path)
-    if "\x00" in text:
-        raise UserInputError("the file contains NUL bytes; it is not a CSV text file", file=path,
-                             fix="pass a CSV manifest with a header row (path,cluster,...).")
-    records = csv_records(text, path)
-    if not records:
+    enc = _encoding(path)
+    if enc is None:  # bad bytes or NUL: the whole-text reading names them
+        text = decode_csv_text(path)
+        if "\x00" in text:
+            raise UserInputError("the file contains NUL bytes; it is not a CSV text file",
+                                 file=path, fix="pass a CSV manifest with a header row "
+                                 "(path,cluster,...).")
+        return _read_records(path, iter(csv_records(text, path)))
+    with path.open(encoding=enc, newline="") as f:
+        return _read_records(path, _stream_records(path, f))
+
+
+def _read_records(path: Path, records: Iterator[tuple[int, list[str]]]) -> Dataset:
+    header_line, header = next(records, (None, None))
+    if header is None:
         raise UserInputError("the manifest is empty", file=path,
                              fix="add a header row 'path,cluster' and one row per image.")
-    header_line, header = records[0]
     header = [h.strip() for h in header]
     lowered = [h.lower() for h in header]
     for col in REQUIRED_COLUMNS:
@@ -90,19 +153,16 @@ def read_manifest(path: str | Path) -> Dataset:
         raise UserInputError(f"the header repeats column(s) {', '.join(sorted(dupes))}",
                              file=path, row=header_line, row_kind="line",
                              fix="give every column a distinct name.")
-    if len(records) == 1:
-        raise UserInputError("the manifest has a header but no image rows", file=path,
-                             fix="add one row per image below the header.")
     ipath, iclus = lowered.index("path"), lowered.index("cluster")
     attr_cols = [(i, h) for i, h in enumerate(header) if i not in (ipath, iclus)]
-    paths: list[str] = []
-    lines: list[int] = []
-    clusters: list[str] = []
+    paths, clusters = TextColumnBuilder(), CodedColumnBuilder()
+    lines, hashes = array("q"), array("q")
     attributes: dict[str, list[str]] = {h: [] for _, h in attr_cols}
-    seen: dict[str, int] = {}
     base, dirs = str(path.parent), {}
-    for line, row in records[1:]:
-        if len(row) != len(header):
+    width = len(header)
+    windows = os.name == "nt"
+    for line, row in records:
+        if len(row) != width:
             raise UserInputError(
                 f"the row has {len(row)} fields but the header has {len(header)}",
                 file=path, row=line, row_kind="line",
@@ -115,21 +175,48 @@ def read_manifest(path: str | Path) -> Dataset:
             raise UserInputError("the 'cluster' cell is empty", file=path, row=line,
                                  row_kind="line",
                                  fix="give every row a cluster (identity) label.")
-        key = _normalise_key(p, base, dirs)
-        if key in seen:
-            raise UserInputError(
-                f"duplicate path '{p}' (first listed on line {seen[key]})",
-                file=path, row=line, row_kind="line",
-                fix="list each image once; remove or rename the duplicate row.")
-        seen[key] = line
-        paths.append(p.replace("\\", "/") if os.name == "nt" else p)
+        hashes.append(hash(_normalise_key(p, base, dirs)))
+        paths.append(p.replace("\\", "/") if windows else p)
         lines.append(line)
         clusters.append(c)
         for i, h in attr_cols:
             attributes[h].append(row[i].strip())
-    return Dataset(root=path.parent.resolve(), paths=paths, clusters=clusters,
+    if not len(lines):
+        raise UserInputError("the manifest has a header but no image rows", file=path,
+                             fix="add one row per image below the header.")
+    paths_col = paths.build()
+    row_lines = RowNumbers(lines)
+    del lines
+    _refuse_duplicates(path, np.frombuffer(hashes, dtype=np.int64), paths_col, row_lines,
+                       base, dirs)
+    return Dataset(root=path.parent.resolve(), paths=paths_col, clusters=clusters.build(),
                    attributes=attributes, source="manifest", source_path=path.resolve(),
-                   lines=lines)
+                   lines=row_lines)
+
+
+def _refuse_duplicates(path: Path, hashes: np.ndarray, paths: TextColumn, lines: RowNumbers,
+                       base: str, dirs: dict) -> None:
+    """Two rows naming the same file: the error names the first row that repeats an earlier
+    one, and that earlier one's line (as a row-by-row check would). Only rows whose key hashes
+    meet are looked at again (a hash collision is not a duplicate)."""
+    order = np.argsort(hashes, kind="stable")
+    sorted_h = hashes[order]
+    same = sorted_h[1:] == sorted_h[:-1]
+    if not same.any():
+        return
+    meet = np.zeros(len(hashes), dtype=bool)
+    meet[order[1:][same]] = True
+    meet[order[:-1][same]] = True
+    first: dict[str, int] = {}
+    for i in np.flatnonzero(meet).tolist():  # in row order
+        p = paths[i]  # on Windows stored with '/': the same file, the same key
+        key = _normalise_key(p, base, dirs)
+        if key in first:
+            raise UserInputError(
+                f"duplicate path '{p}' (first listed on line {lines[first[key]]})",
+                file=path, row=lines[i], row_kind="line",
+                fix="list each image once; remove or rename the duplicate row.")
+        first[key] = i
 
 
 def _normalise_key(p: str, base: str, dirs: dict | None = None) -> str:

@@ -43,17 +43,29 @@ curator's trusted images or by self-calibration (the project's own best images, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
+from fiqa_gui.core.labels.flag_details import (
+    FlagDetail,
+    FlagDetails,
+    IdentitySuspects,
+    LowIq,
+    ScoreShifts,
+)
 from fiqa_gui.core.labels.grouped import Groups, unit_rows
 from fiqa_gui.core.labels.pixel_degradation import CUE_COPIES, CUE_WORDS
 from fiqa_gui.core.labels.quality_scale import QualityScale, quality_scale
+from fiqa_gui.core.scoring.flag_lists import FlagLists
 
 IMAGE_FLAGS = ("singleton", "identity_suspect", "score_shift", "near_duplicate", "low_iq",
                "unreadable")
 CLUSTER_FLAGS = ("consistency_trap", "score_shift")
+# the order `diagnose` raises an image's flags in, and a row's cluster flags after them
+IMAGE_FLAG_ORDER = ("near_duplicate", "singleton", "score_shift", "identity_suspect", "low_iq",
+                    "unreadable")
+ROW_CLUSTER_FLAGS = ("consistency_trap", "cluster_score_shift")
 
 
 @dataclass(frozen=True)
@@ -77,40 +89,34 @@ def _trap_cues(p_emb: float, p_pix: float, params: FlagParams,
 
 
 @dataclass
-class FlagDetail:
-    """One raised flag: what, where, why in words, and the numbers behind the words."""
-
-    flag: str
-    cluster: int
-    image: int | None
-    explanation: str
-    numbers: dict = field(default_factory=dict)
-
-
-@dataclass
 class Diagnostics:
-    image_flags: list[list[str]]
+    image_flags: FlagLists            # reads as one list of flag names per image
     cluster_flags: dict[int, list[str]]
-    details: list[FlagDetail]
+    details: FlagDetails              # reads as a list of `FlagDetail`, built when read
     near_dup_group: np.ndarray      # group id per image, −1 when none
     cohesion: np.ndarray            # mean pairwise cosine per cluster (NaN below 2 images)
     cluster_strength: np.ndarray    # median model-free quality per cluster
     cluster_poorness: np.ndarray    # median poorness per cluster (the scale of `scale`)
     scale: QualityScale | None = None
 
-    def row_flags(self, labels: np.ndarray) -> list[list[str]]:
+    def row_flags(self, labels: np.ndarray) -> FlagLists:
         """Image flags plus their cluster's flags, as the score CSV writes them.
 
         `consistency_trap` exists only for clusters and keeps its name on each row; the
         cluster-level score shift is written `cluster_score_shift` so it stays distinct from
-        the image-level `score_shift` of the odd-one-out image itself.
+        the image-level `score_shift` of the odd-one-out image itself. One bit code per row
+        (`FlagLists`), no list per row.
         """
-        extra = {c: ["cluster_score_shift" if f == "score_shift" else f for f in fl]
-                 for c, fl in self.cluster_flags.items() if fl}
-        # rows without cluster flags share their image-flag list (no copy per row: at MS1MV2
-        # scale a list per row is ~0.3 GiB); callers read these lists, never append to them
-        return [flags + extra[c] if c in extra else flags
-                for flags, c in zip(self.image_flags, np.asarray(labels).tolist(), strict=True)]
+        labels = np.asarray(labels, dtype=np.int64)
+        n_clusters = int(labels.max()) + 1 if len(labels) else 0
+        for c in self.cluster_flags:
+            n_clusters = max(n_clusters, int(c) + 1)
+        cluster_codes = np.zeros(n_clusters, dtype=np.uint32)
+        for c, fl in self.cluster_flags.items():
+            for f in fl:
+                cluster_codes[c] |= np.uint32(1) << np.uint32(CLUSTER_FLAGS.index(f))
+        image = FlagLists.from_lists(self.image_flags, IMAGE_FLAG_ORDER)
+        return image.merge(FlagLists(cluster_codes[labels], [ROW_CLUSTER_FLAGS]))
 
 
 def diagnose(embeddings: np.ndarray, labels: np.ndarray, *, strength: np.ndarray,
@@ -133,8 +139,7 @@ def diagnose(embeddings: np.ndarray, labels: np.ndarray, *, strength: np.ndarray
     labels = np.asarray(labels, dtype=np.int64)
     groups = Groups(labels)
     size = groups.size
-    flags: list[list[str]] = [[] for _ in range(n)]
-    details: list[FlagDetail] = []
+    flags = FlagLists.empty(n, IMAGE_FLAG_ORDER)
     cluster_flags: dict[int, list[str]] = {}
     per_cluster: dict[int, list[FlagDetail]] = {}  # cluster-level details, in cluster order
     cluster_strength = groups.nanmedian(strength)
@@ -142,7 +147,6 @@ def diagnose(embeddings: np.ndarray, labels: np.ndarray, *, strength: np.ndarray
         sums = groups.unit_sums(embeddings)
     cohesion = _cohesion(groups, sums)
     dup_group, dup_details = _near_duplicates(groups, embeddings, params.near_dup_cos, flags)
-    details.extend(dup_details)
 
     if scale is None:
         scale = quality_scale(embeddings, labels, iq)
@@ -150,12 +154,9 @@ def diagnose(embeddings: np.ndarray, labels: np.ndarray, *, strength: np.ndarray
     cluster_poorness = np.where(size >= 2, groups.nanmedian(poorness), np.nan)
     ref_sdd = np.sort(sdd[scale.good][np.isfinite(sdd[scale.good])])
 
-    def name(c: int) -> str:
-        return f"'{cluster_names[c]}'" if cluster_names is not None else f"#{c}"
-
+    flags.set("singleton", (size == 1)[labels])
     for c in np.flatnonzero(size == 1):
         i = int(groups.members(c)[0])
-        flags[i].append("singleton")
         per_cluster.setdefault(int(c), []).append(FlagDetail(
             "singleton", int(c), i, "The only image of its cluster: SDD and CR are undefined "
             "(no positives).", {}))
@@ -213,45 +214,31 @@ def diagnose(embeddings: np.ndarray, labels: np.ndarray, *, strength: np.ndarray
              "scale_method": scale.method, "scale_good": int(len(scale.good)),
              "scale_poor": int(len(scale.poor)), "iq_poor": scale.iq_poor,
              "mean_sdd": _f(mean_sdd[c]) if n_fin[c] else None}))
-    _score_shift(groups, cluster_poorness, poorness, strength, sdd, cr, params, flags,
-                 per_cluster, cluster_flags)
-    for c in sorted(per_cluster):
-        details.extend(per_cluster[c])
+    shifts = _score_shift(groups, cluster_poorness, poorness, strength, sdd, cr, params, flags,
+                          cluster_flags)
 
     suspect = (np.nan_to_num(sdd_signed, nan=0.0) < 0) | (
         np.isfinite(ccs) & np.isfinite(nnccs) & (ccs < nnccs))
     suspects = np.flatnonzero(suspect)
+    nn_sim = nn_idx = np.zeros(0)
     if nn_cluster is None and len(suspects):
         nn_sim, nn_idx = nearest_other_centres(embeddings, labels, suspects, sums)
     elif len(suspects):
         nn_idx = np.asarray(nn_cluster)[suspects]
         nn_sim = np.asarray(nnccs, dtype=float)[suspects]
-    for j, i in enumerate(suspects):
-        i = int(i)
-        flags[i].append("identity_suspect")
-        other, other_sim = int(nn_idx[j]), float(nn_sim[j])
-        near = f"cluster {name(other)} (cosine {other_sim:.2f} to its centre)"
-        reason = (f"its positives are lower than its negatives (signed SDD {sdd_signed[i]:.1f});"
-                  f" the nearest other cluster is {near}" if sdd_signed[i] < 0 else
-                  f"it is nearer to {near} than to its own cluster's centre "
-                  f"({ccs[i]:.2f})")
-        details.append(FlagDetail("identity_suspect", int(labels[i]), i,
-                                  f"Possibly a different person: {reason}.",
-                                  {"sdd_signed": _f(sdd_signed[i]), "ccs": _f(ccs[i]),
-                                   "nnccs": _f(nnccs[i]), "nearest_cluster": other,
-                                   "nearest_cluster_name": cluster_names[other]
-                                   if cluster_names is not None else None,
-                                   "nearest_cluster_cosine": other_sim}))
+    flags.set("identity_suspect", suspects)
+    suspect_details = IdentitySuspects(suspects, nn_idx, nn_sim, labels, sdd_signed, ccs, nnccs,
+                                       cluster_names)
+    low = None
     if iq is not None:
-        for i in np.flatnonzero(np.isfinite(iq) & (iq < params.low_iq)):
-            flags[int(i)].append("low_iq")
-            details.append(FlagDetail("low_iq", int(labels[i]), int(i),
-                                      f"Pixel quality {iq[i]:.0f}/100 is below "
-                                      f"{params.low_iq:.0f} (blur, exposure or resolution).",
-                                      {"iq": float(iq[i])}))
+        with np.errstate(invalid="ignore"):
+            low_ids = np.flatnonzero(np.isfinite(iq) & (iq < params.low_iq))
+        flags.set("low_iq", low_ids)
+        low = LowIq(low_ids, labels, iq, params.low_iq)
     if unreadable is not None:
-        for i in np.flatnonzero(unreadable):
-            flags[int(i)].append("unreadable")
+        flags.set("unreadable", np.asarray(unreadable, dtype=bool))
+    details = FlagDetails(near_duplicates=dup_details, per_cluster=per_cluster,
+                          score_shifts=shifts, suspects=suspect_details, low_iq=low)
     return Diagnostics(image_flags=flags, cluster_flags=cluster_flags, details=details,
                        near_dup_group=dup_group, cohesion=cohesion,
                        cluster_strength=cluster_strength, cluster_poorness=cluster_poorness,
@@ -268,7 +255,7 @@ def _cohesion(groups: Groups, sums: np.ndarray) -> np.ndarray:
 
 
 def _near_duplicates(groups: Groups, embeddings: np.ndarray, threshold: float,
-                     flags: list[list[str]]) -> tuple[np.ndarray, list[FlagDetail]]:
+                     flags: FlagLists) -> tuple[np.ndarray, list[FlagDetail]]:
     """Groups of near-identical images: connected components of the "cos ≥ threshold" graph
     inside each cluster (float64), for the clusters a batched float32 screen found pairs in."""
     dup_group = np.full(len(groups.labels), -1, dtype=np.int64)
@@ -294,8 +281,7 @@ def _near_duplicates(groups: Groups, embeddings: np.ndarray, threshold: float,
         for g in np.flatnonzero(sizes > 1):
             ids = members[comp == g]
             dup_group[ids] = next_group
-            for i in ids:
-                flags[i].append("near_duplicate")
+            flags.set("near_duplicate", ids)
             block = s[np.ix_(comp == g, comp == g)]
             details.append(FlagDetail(
                 "near_duplicate", c, int(ids[0]),
@@ -346,10 +332,10 @@ def nearest_other_centres(embeddings: np.ndarray, labels: np.ndarray, ids: np.nd
 
 
 def _score_shift(groups: Groups, cluster_median: np.ndarray, poorness, strength, sdd, cr,
-                 params: FlagParams, flags, per_cluster: dict[int, list[FlagDetail]],
-                 cluster_flags) -> None:
+                 params: FlagParams, flags: FlagLists, cluster_flags) -> ScoreShifts | None:
     """Images clearly better than their cluster's median poorness that SDD or CR ranks in the
-    bottom half (clusters of ≥ 3 images); SDD is asked first, an image is flagged once."""
+    bottom half (clusters of ≥ 3 images); SDD is asked first, an image is flagged once. Their
+    details are built when read (`flag_details.ScoreShifts`)."""
     labels = groups.labels
     k = groups.size[labels]
     median = cluster_median[labels]
@@ -357,34 +343,30 @@ def _score_shift(groups: Groups, cluster_median: np.ndarray, poorness, strength,
         clear = (k >= 3) & np.isfinite(median) & (
             np.nan_to_num(poorness, nan=np.inf) <= median - params.shift_gap)
     if not clear.any():
-        return
+        return None
     shifted = np.zeros(len(labels), dtype=bool)
-    found = []
-    for name, score in (("SDD", sdd), ("CR", cr)):
+    ids, by_cr, ranks_of = [], [], []
+    for j, score in enumerate((sdd, cr)):
         score = np.asarray(score, dtype=float)
         any_finite = groups.finite_count(score) > 0
         ranks = groups.descending_ranks(score)
         hit = clear & any_finite[labels] & (ranks > k / 2) & ~shifted
         shifted |= hit
-        found.extend((int(i), name, int(ranks[i])) for i in np.flatnonzero(hit))
+        found = np.flatnonzero(hit)
+        ids.append(found)
+        by_cr.append(np.full(len(found), bool(j)))
+        ranks_of.append(ranks[found].astype(np.int64))
+    ids, by_cr, ranks_of = np.concatenate(ids), np.concatenate(by_cr), np.concatenate(ranks_of)
     # cluster by cluster, SDD's before CR's, members in id order (as a loop over clusters gave)
-    found.sort(key=lambda t: (int(labels[t[0]]), t[1] != "SDD", t[0]))
-    for i, name, rank in found:
-        c = int(labels[i])
-        flags[i].append("score_shift")
+    order = np.lexsort((ids, by_cr, labels[ids]))
+    ids, by_cr, ranks_of = ids[order], by_cr[order], ranks_of[order]
+    flags.set("score_shift", ids)
+    for c in np.unique(labels[ids]).tolist():
         if "score_shift" not in cluster_flags.get(c, []):
             cluster_flags.setdefault(c, []).append("score_shift")
-        m = float(cluster_median[c])
-        per_cluster.setdefault(c, []).append(FlagDetail(
-            "score_shift", c, i,
-            f"Clearly better than its cluster's typical image (poorness {poorness[i]:.2f} vs"
-            f" the cluster's median {m:.2f}, on a scale where 0 is a typical good "
-            f"image and 1 a typical poor one; model-free quality {strength[i]:.0%}), yet "
-            f"{name} ranks it {rank} of {int(groups.size[c])}: a mutually similar majority "
-            "sets the cluster's scores and this image is the odd one out.",
-            {"poorness": float(poorness[i]), "cluster_median_poorness": m,
-             "shift_gap": params.shift_gap, "strength": _f(strength[i]),
-             "score": name, "rank": rank, "cluster_size": int(groups.size[c])}))
+    return ScoreShifts(ids=ids, by_cr=by_cr, ranks=ranks_of, labels=labels, poorness=poorness,
+                       strength=strength, cluster_median=cluster_median,
+                       cluster_size=groups.size, shift_gap=params.shift_gap)
 
 
 def _main_cue(deg, members: np.ndarray) -> str | None:

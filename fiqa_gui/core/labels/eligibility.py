@@ -33,7 +33,9 @@ def near_blank(n: int, iq: np.ndarray | None = None,
 
 def ineligible(flags: list[list[str]], blank: np.ndarray | None = None) -> np.ndarray:
     """Mask of images that must not represent their cluster: identity suspects or near-blank."""
-    out = np.array(["identity_suspect" in f for f in flags], dtype=bool)
+    has = getattr(flags, "has", None)  # `FlagLists`: one mask, no pass over rows
+    out = has("identity_suspect") if has is not None else np.array(
+        ["identity_suspect" in f for f in flags], dtype=bool)
     if blank is not None:
         out |= np.asarray(blank, dtype=bool)
     return out

@@ -8,6 +8,7 @@ what changed (rank moves, flags resolved). Both are what the CLI and the GUI cal
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +27,7 @@ from fiqa_gui.core.labels.quality_scale import (
 from fiqa_gui.core.labels.ranking import cluster_members, descending_ranks
 from fiqa_gui.core.labels.self_calibration import calibrate_iq
 from fiqa_gui.core.progress import CancelToken, ProgressCallback, no_progress
+from fiqa_gui.core.scoring.flag_lists import FlagLists
 from fiqa_gui.core.store import Project
 
 PER_IMAGE_EXTRAS = ("lowinfo", "strength", "certainty", "anchor_similarity", "is_anchor",
@@ -311,8 +313,12 @@ def rank_moves(before: np.ndarray, after: np.ndarray) -> np.ndarray:
     return descending_ranks(before) - descending_ranks(after)
 
 
-def merge_flags(a: list[list[str]], b: list[list[str]]) -> list[list[str]]:
-    """Row by row, `a`'s flags then `b`'s new ones (once each). A row with flags on one side
-    only keeps that side's list (read-only use: no copy per row)."""
+def merge_flags(a: Sequence[Sequence[str]], b: Sequence[Sequence[str]]
+                ) -> Sequence[Sequence[str]]:
+    """Row by row, `a`'s flags then `b`'s new ones (once each). Two `FlagLists` merge into one
+    bit code per row; otherwise a row with flags on one side only keeps that side's list
+    (read-only use: no copy per row)."""
+    if isinstance(a, FlagLists) and isinstance(b, FlagLists):
+        return a.merge(b)
     return [list(dict.fromkeys(x + y)) if x and y else (x or y)
             for x, y in zip(a, b, strict=True)]

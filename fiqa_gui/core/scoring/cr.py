@@ -298,6 +298,7 @@ def cr_scores(embeddings: np.ndarray, labels: np.ndarray, *, n_clusters: int | N
         centres = cr_centres(embeddings, labels, counts, head, dev, progress, cancel)
         centres = plan_search(centres, embeddings, labels, nnccs, dev)
         scorer = CRRowScorer(centres, dev)
+        centres.sums = None  # the scorer holds them in float32 and |S|² (C×d float64 freed)
         if centres.search is not None:
             centres.search.index_bytes = None  # the scorer holds the index itself now
         ccs = np.empty(n, dtype=np.float32)

@@ -11,15 +11,18 @@ import numpy as np
 import torch
 
 from fiqa_gui.core.errors import UserInputError
+from fiqa_gui.core.memory import release_freed
 from fiqa_gui.core.progress import CancelToken, ProgressCallback, no_progress
 from fiqa_gui.core.scoring import sdd as sdd_mod
 from fiqa_gui.core.scoring.cr import cr_scores, load_head
 from fiqa_gui.core.scoring.device import resolve_device
+from fiqa_gui.core.scoring.flag_lists import FlagLists
 from fiqa_gui.core.scoring.image_quality import CUES, compute_image_cues
 
 FLAG_SINGLETON = "singleton"  # cluster of one image: no positives, no leave-one-out centre
 FLAG_UNREADABLE = "unreadable"  # the image file could not be decoded
 FLAG_IDENTITY_SUSPECT = "identity_suspect"  # sdd_signed < 0: positives below negatives
+PIPELINE_FLAGS = (FLAG_SINGLETON, FLAG_UNREADABLE, FLAG_IDENTITY_SUSPECT)  # a row's order
 
 
 @dataclass
@@ -49,7 +52,7 @@ class ScoreResult:
     nnccs: np.ndarray
     iq: np.ndarray
     cues: dict[str, np.ndarray]  # raw image cues (NaN when not computed or unreadable)
-    flags: list[list[str]]
+    flags: FlagLists  # reads as a list of flag lists, one per row
     device: str
     seconds: float
     params: ScoringParams
@@ -145,13 +148,17 @@ def score_dataset(embeddings: np.ndarray, labels: np.ndarray, cluster_names: lis
                   positives=params.positives, seed=params.seed, exact=params.exact, device=dev,
                   progress=progress, cancel=cancel)
     stages["sdd"] = time.perf_counter() - t
+    release_freed()  # SDD's draw plan and per-chunk buffers, back to the OS before CR's centres
     t = time.perf_counter()
     cres = cr_fn(embeddings, labels, n_clusters=len(cluster_names), head=head, device=dev,
                  progress=progress, cancel=cancel, nnccs=params.nnccs)
     stages["cr"] = time.perf_counter() - t
 
-    cues = {k: np.full(n, np.nan, dtype=np.float32) for k in CUES}
-    iq = np.full(n, np.nan, dtype=np.float32)
+    # without pixel cues every cue column is the same read-only NaN column (not one each)
+    not_measured = np.full(n, np.nan, dtype=np.float32)
+    not_measured.flags.writeable = False
+    cues = dict.fromkeys(CUES, not_measured)
+    iq = not_measured
     unreadable = np.zeros(n, dtype=bool)
     if params.image_cues and image_paths is not None:
         t = time.perf_counter()
@@ -165,11 +172,9 @@ def score_dataset(embeddings: np.ndarray, labels: np.ndarray, cluster_names: lis
     singleton = counts[labels] < 2
     with np.errstate(invalid="ignore"):
         suspect = sres.sdd_signed < 0
-    flags: list[list[str]] = [[] for _ in range(n)]
-    for name, mask in ((FLAG_SINGLETON, singleton), (FLAG_UNREADABLE, unreadable),
-                       (FLAG_IDENTITY_SUSPECT, suspect)):
-        for i in np.flatnonzero(mask):
-            flags[i].append(name)
+    flags = FlagLists.empty(n, PIPELINE_FLAGS)
+    for name, mask in zip(PIPELINE_FLAGS, (singleton, unreadable, suspect), strict=True):
+        flags.set(name, mask)
     return ScoreResult(sdd=sres.sdd, sdd_signed=sres.sdd_signed, cr=cres.cr, ccs=cres.ccs,
                        nnccs=cres.nnccs, iq=iq, cues=cues, flags=flags, device=str(dev),
                        seconds=time.perf_counter() - t0, params=params, unreadable=unreadable,
