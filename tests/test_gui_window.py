@@ -208,6 +208,24 @@ def test_device_detection_waits_for_a_project_being_opened(qtbot, tmp_path, scor
     w.close()
 
 
+def test_the_first_similarity_picture_of_a_session_waits_for_a_rest(qtbot, make_window,
+                                                                     scored_project,
+                                                                     monkeypatch):
+    """The first picture imports torch (the GIL held for long stretches): even in a small
+    project it waits for a rest, not beside the window's first paint; once the scoring code
+    is in, pictures of small projects come at once."""
+    from fiqa_gui.gui import inspector
+
+    w = make_window(scored_project)
+    monkeypatch.setattr(inspector, "SCORING_MODULE", "fiqa_gui_scoring_not_imported_yet")
+    _click_cluster(qtbot, w, 1)
+    assert w.inspector.similarity_pending
+    monkeypatch.undo()
+    w.inspector._similarity_rest.stop()
+    _click_cluster(qtbot, w, 2)
+    assert not w.inspector.similarity_pending
+
+
 def test_thumbnails_arrive(qtbot, make_window, scored_project):
     w = make_window(scored_project)
     _click_cluster(qtbot, w, 0)

@@ -4,6 +4,7 @@ histograms behind its SDD, and the cluster's score distribution and SDD-vs-CR sc
 from __future__ import annotations
 
 import html
+import sys
 from functools import partial
 
 import numpy as np
@@ -60,6 +61,7 @@ HISTORY_SHOWN = 8
 # clusters or scrolling never waits for plots of clusters and images passed by.
 REST_DELAY_MIN_IMAGES = 200_000
 REST_DELAY_MS = 200
+SCORING_MODULE = "fiqa_gui.core.scoring.sdd"  # what the similarity picture imports (torch)
 
 def _title(name: str) -> str:
     return score_title(name) if name in MAIN_SCORES else cue_title(name)
@@ -84,7 +86,7 @@ def _pairs_table(items, *, bold: bool, small: bool = False) -> str:
 
 def _picture(path, labels, index, params, repeat):
     """Worker side: a fresh copy-on-write map per request, so nothing leaks between requests."""
-    quiet_import("fiqa_gui.core.scoring.sdd", "scipy.stats")
+    quiet_import(SCORING_MODULE, "scipy.stats")
     return similarity_picture(private_embeddings(path), labels, index, params, repeat)
 
 
@@ -534,9 +536,11 @@ class InspectorPanel(QWidget):
             # never leave an earlier message ("Select an image…") up while this one computes
             self.similarity.show_message(f"Computing the similarity sets of image #{i}…")
         fn = partial(_picture, self.embeddings_path, rv.labels, i, params, repeat)
-        if rv.n_images >= REST_DELAY_MIN_IMAGES:
+        if rv.n_images >= REST_DELAY_MIN_IMAGES or SCORING_MODULE not in sys.modules:
             # a second of sampling over the whole project on a worker that often holds the
-            # GIL: only for the image the curator rests on, not while they switch or scroll
+            # GIL: only for the image the curator rests on, not while they switch or scroll;
+            # so too the first picture of any project, which imports torch (the GIL held for
+            # long stretches: beside the window's first paint, a stall of ~0.5 s)
             self._async.forget()
             self._similarity_pending = (fn, i)
             self._similarity_rest.start()
