@@ -25,8 +25,11 @@ def _cells(values: np.ndarray) -> list[str]:
     value over a Python list (no per-cell float() and isnan calls): a million rows × 20
     columns in seconds. A block is widened to float64 here, not the whole column up front."""
     values = np.asarray(values, dtype=float)
+    nan = np.isnan(values)
+    if nan.all():  # a column not measured (pixel cues without images): no format calls
+        return [""] * len(values)
     cells = [format(x, ".6g") for x in values.tolist()]
-    for i in np.flatnonzero(np.isnan(values)).tolist():
+    for i in np.flatnonzero(nan).tolist():
         cells[i] = ""
     return cells
 

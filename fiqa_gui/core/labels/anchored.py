@@ -102,9 +102,16 @@ def anchored_quality(embeddings: np.ndarray, labels: np.ndarray, strength: np.nd
         lists = [used[int(c)] for c in clusters]
         a_ids = np.fromiter(chain.from_iterable(lists), dtype=np.int64)
         a_of = np.repeat(clusters, [len(ids) for ids in lists])
-        a_unit = unit_rows(embeddings[np.sort(a_ids)])[np.argsort(np.argsort(a_ids))]
         a_sum = np.zeros((groups.n_clusters, embeddings.shape[1]))
-        np.add.at(a_sum, a_of, a_unit)
+        # in blocks of anchors (at MS1MV2 scale all of them in float64 were ~1 GiB, with two
+        # more copies for the reordering), each block read in row order and added in list
+        # order: the sums are the same, bit for bit, as one add over all anchors
+        for k in range(0, len(a_ids), CHUNK):
+            ids = a_ids[k:k + CHUNK]
+            srt = np.argsort(ids)
+            unit = unit_rows(embeddings[ids[srt]])
+            np.add.at(a_sum, a_of[k:k + CHUNK], unit[np.argsort(srt)])
+            del unit
         n_anchors = np.bincount(a_of, minlength=groups.n_clusters)
         is_anchor = np.zeros(n, dtype=bool)
         is_anchor[a_ids[labels[a_ids] == a_of]] = True

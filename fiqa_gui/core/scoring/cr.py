@@ -40,6 +40,7 @@ from fiqa_gui.core.scoring.nnccs_search import (
 
 CR_EPS = 1e-9
 _SCORES_PER_CHUNK = 1 << 25  # rows × centres per screening GEMM (64 MiB in bfloat16)
+CENTRE_BLOCK = 8192  # centres per block where a C×d temporary is avoided
 
 
 @dataclass
@@ -169,9 +170,15 @@ class CentreIndex:
         self.dead = torch.arange(c, c + pad, device=centres.device)  # padding columns
         if invalid is not None and len(invalid):
             self.dead = torch.cat([invalid.to(centres.device), self.dead])
-        res = self.centres - screen.float()
-        self.c_err = float(torch.linalg.vector_norm(res, dim=1).max())  # max |c - c̃|
-        self.c_norm = float(torch.linalg.vector_norm(screen.float(), dim=1).max())
+        # max |c - c̃| and max |c̃|, in blocks of centres (no C×d float32 temporaries: each
+        # row's norm is its own, so the maxima are those of one whole-matrix expression)
+        c_err = c_norm = 0.0
+        for a in range(0, c, CENTRE_BLOCK):
+            widened = screen[a:a + CENTRE_BLOCK].float()
+            res = self.centres[a:a + CENTRE_BLOCK] - widened
+            c_err = max(c_err, float(torch.linalg.vector_norm(res, dim=1).max()))
+            c_norm = max(c_norm, float(torch.linalg.vector_norm(widened, dim=1).max()))
+        self.c_err, self.c_norm = c_err, c_norm
 
     def _eps(self, xs: torch.Tensor, x: torch.Tensor, best: torch.Tensor) -> torch.Tensor:
         """Per-row bound on |screened - exact| for the scores that can matter."""
@@ -366,7 +373,10 @@ def cr_centres(embeddings: np.ndarray, labels: np.ndarray, counts: np.ndarray,
         return CRCentres(np.ascontiguousarray(head, dtype=np.float32), counts, None)
     sums = class_sums(embeddings, labels, c_total, torch.device("cpu"), progress, cancel)
     norms = torch.linalg.vector_norm(sums, dim=1, keepdim=True).clamp_min(1e-300)
-    return CRCentres((sums / norms).float().numpy(), counts, sums.numpy())
+    centres = torch.empty(sums.shape, dtype=torch.float32)
+    for a in range(0, len(sums), CENTRE_BLOCK):  # no C×d float64 quotient held at once
+        centres[a:a + CENTRE_BLOCK] = (sums[a:a + CENTRE_BLOCK] / norms[a:a + CENTRE_BLOCK])
+    return CRCentres(centres.numpy(), counts, sums.numpy())
 
 
 def cr_step(device: torch.device, n_clusters: int) -> int:

@@ -148,6 +148,10 @@ def score_dataset(embeddings: np.ndarray, labels: np.ndarray, cluster_names: lis
                   positives=params.positives, seed=params.seed, exact=params.exact, device=dev,
                   progress=progress, cancel=cancel)
     stages["sdd"] = time.perf_counter() - t
+    # what the result keeps of SDD; its per-repetition signs and draw counts (N×K + 2N) are
+    # not held through CR
+    sres = dataclasses.replace(sres, sign=sres.sign[:0], n_positives=sres.n_positives[:0],
+                               n_negatives=sres.n_negatives[:0])
     release_freed()  # SDD's draw plan and per-chunk buffers, back to the OS before CR's centres
     t = time.perf_counter()
     cres = cr_fn(embeddings, labels, n_clusters=len(cluster_names), head=head, device=dev,
