@@ -55,22 +55,7 @@ def decode_csv_text(path: Path, kind: str = "manifest") -> str:
 def csv_records(text: str, path: Path) -> list[tuple[int, list[str]]]:
     """The non-blank records of CSV `text` with the editor line each starts on (a quoted cell
     may span lines); a parse error is a `UserInputError` naming the record's first line."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    records = []
-    start = 1
-    try:
-        for row in reader:
-            if row and any(cell.strip() for cell in row):
-                records.append((start, row))
-            start = reader.line_num + 1
-    except csv.Error as err:
-        raise UserInputError(f"the CSV cannot be parsed ({err}); the record starting on this "
-                             "line runs to the end of the file" if "EOF" in str(err) else
-                             f"the CSV cannot be parsed ({err})", file=path,
-                             row=start, row_kind="line",
-                             fix="check the quoting on that line (a quote opened and never "
-                             "closed?).") from None
-    return records
+    return list(_stream_records(path, io.StringIO(text, newline="")))
 
 
 def _stream_records(path: Path, lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
