@@ -70,6 +70,59 @@ def test_crowding_is_exact_where_nearest_references_repeat_a_cluster():
         assert np.allclose(crowding(x, labels), want, atol=1e-5)
 
 
+def _per_cluster_crowding(x: np.ndarray, labels: np.ndarray, k: int = 10) -> np.ndarray:
+    """float64 reference with every image a reference: labels sorted, clusters contiguous."""
+    near = 1.0 - 0.5 * ((x[:, None, :] - x[None, :, :]) ** 2).sum(axis=2)
+    near[labels[:, None] == labels[None, :]] = -np.inf
+    starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])
+    per_cluster = np.maximum.reduceat(near, starts, axis=1)
+    return -np.sort(-per_cluster, axis=1)[:, :k].mean(axis=1)
+
+
+def test_screened_crowding_gives_the_float32_values():
+    """Over SCREEN_FROM references the bfloat16 screen with float32 re-scoring is used: same
+    values as the float32 product (to its rounding) and as a float64 brute force."""
+    from fiqa_gui.core.labels.quality_scale import SCREEN_FROM
+
+    rng = np.random.default_rng(11)
+    labels = np.repeat(np.arange(300), 4)
+    assert len(labels) >= SCREEN_FROM
+    centres = _unit(rng.normal(size=(300, 48)))
+    x = _unit(centres[labels] + 0.3 * rng.normal(size=(len(labels), 48)))
+    screened = crowding(x, labels, screen=True)
+    assert np.allclose(screened, crowding(x, labels, screen=False), atol=1e-6, rtol=0)
+    assert np.allclose(screened, _per_cluster_crowding(x, labels), atol=1e-5, rtol=0)
+
+
+def test_screen_hands_back_rows_it_cannot_decide():
+    """Rows whose nearest identities tie within the screen's error bound (the same image filed
+    under many clusters) are done in full; rows with clear neighbours are not."""
+    import torch
+
+    from fiqa_gui.core.labels.quality_scale import _Screen
+
+    rng = np.random.default_rng(5)
+    dim = 32
+    labels = np.repeat(np.arange(400), 3)
+    x = _unit(rng.normal(size=(len(labels), dim)))
+    twin = _unit(rng.normal(size=(1, dim)))[0]
+    # one image copied (with a whisper of noise) into the first image of 60 clusters: to each
+    # copy, 59 other identities lie at cosine ≈ 1, far more ties than the screen's candidates
+    x[np.arange(60) * 3] = _unit(twin + 1e-4 * rng.normal(size=(60, dim)))
+    ref = torch.from_numpy(x.astype(np.float32))
+    col = torch.from_numpy(labels)
+    clusters, start = np.unique(labels, return_index=True)
+    count = np.diff(np.append(start, len(labels)))
+    screen = _Screen(ref, -0.5 * (ref * ref).sum(dim=1), col, 10)
+    _, redo = screen.top(ref, labels, clusters, start, count)
+    redo = set(redo.tolist())
+    assert set(range(0, 180, 3)) <= redo
+    assert len(redo) < len(labels) // 4
+    screened = crowding(x, labels, screen=True)
+    assert np.allclose(screened, crowding(x, labels, screen=False), atol=1e-6, rtol=0)
+    assert np.allclose(screened, _per_cluster_crowding(x, labels), atol=1e-5, rtol=0)
+
+
 def test_crowding_counts_a_look_alike_identity_once():
     """A clean image whose identity has one look-alike is close to one identity; a degraded image
     drifts toward every identity's degraded images. Only the latter is crowded."""

@@ -31,16 +31,21 @@ _quiet_lock = threading.Lock()
 def quiet_import(*names: str) -> None:
     """Import heavy modules (torch, scipy: ~150 k long-lived objects) with the cyclic garbage
     collector paused, then freeze what they created, so no collection ever walks them: a full
-    collection over them would hold the GIL — and stall the GUI thread — for ~100 ms. Safe to
-    call from any thread, and cheap once the modules are loaded."""
+    collection over them would hold the GIL — and stall the GUI thread — for ~100 ms. torch's
+    native library is loaded first with the GIL released (`native_preload`). Safe to call from
+    any thread, and cheap once the modules are loaded."""
     import importlib
     import sys
 
     if all(n in sys.modules for n in names):
         return
-    with _quiet_lock, gc_paused():  # then frozen: O(1), everything alive to the permanent
-        for name in names:             # generation
-            importlib.import_module(name)
+    from fiqa_gui.gui.native_preload import preload_torch
+
+    with _quiet_lock:
+        preload_torch()
+        with gc_paused():  # then frozen: O(1), everything alive to the permanent generation
+            for name in names:
+                importlib.import_module(name)
 
 
 def write_crash_log(exc: BaseException) -> str:
