@@ -283,7 +283,7 @@ class RayBackend:
         kw = {"repeats": repeats, "negatives": negatives, "positives": positives,
               "seed": seed, "device": "cpu" if dev.type == "cpu" else "cuda"}
         raw = np.full((n, repeats), np.nan, dtype=np.float32)
-        sign = np.zeros((n, repeats), dtype=np.float32)
+        sign = np.zeros((n, repeats), dtype=np.int8)
         npos = np.zeros(n, dtype=np.int32)
         nneg = np.zeros(n, dtype=np.int32)
 

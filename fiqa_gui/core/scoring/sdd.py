@@ -486,7 +486,7 @@ def sdd_from_raw(raw: np.ndarray, sign: np.ndarray, npos: np.ndarray, nneg: np.n
     params = {"method": "sdd", "repeats": 1 if exact else int(repeats),
               "negatives": int(negatives), "positives": int(positives), "seed": int(seed),
               "exact": bool(exact), "device": device}
-    return SDDResult(sdd, signed, raw, sign.astype(np.int8), counts[labels] < 2, npos, nneg,
+    return SDDResult(sdd, signed, raw, sign.astype(np.int8, copy=False), counts[labels] < 2, npos, nneg,
                      params, seconds)
 
 
@@ -539,7 +539,7 @@ def chunk_sizes(labels: np.ndarray, positives: int = 24, negatives: int = 24) ->
 def _sampled_raw(emb, labels, repeats, negatives, positives, seed, dev, progress, cancel):
     n = len(labels)
     raw = np.full((n, repeats), np.nan, dtype=np.float32)
-    sign = np.zeros((n, repeats), dtype=np.float32)
+    sign = np.zeros((n, repeats), dtype=np.int8)  # −1, 0, +1
     npos = np.zeros(n, dtype=np.int32)
     nneg = np.zeros(n, dtype=np.int32)
     done = 0
@@ -602,7 +602,7 @@ def _exact_raw(emb, labels, seed, dev, progress, cancel):
     pool = _exact_negatives(labels, seed)
     neg_rows = np.arange(n) if pool is None else pool
     raw = np.full((n, 1), np.nan, dtype=np.float32)
-    sign = np.zeros((n, 1), dtype=np.float32)
+    sign = np.zeros((n, 1), dtype=np.int8)
     npos = np.maximum(counts[labels] - 1, 0).astype(np.int32)
     nneg = np.zeros(n, dtype=np.int32)
     order = np.argsort(labels, kind="stable")
