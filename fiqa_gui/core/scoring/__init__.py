@@ -6,17 +6,35 @@
 - `pipeline`: `ScoringParams`, `score_dataset` → `ScoreResult`
 - `device`: `resolve_device` and chunked, normalised embedding reads
 - `wasserstein`: batched 1-D W1 in torch
+
+The names below load their module on first use (PEP 562): importing a light module of this
+package (`flag_lists`) must not import torch, which costs the window a second at start-up.
 """
 
-from fiqa_gui.core.scoring.cr import CRResult, cr_scores, load_head
-from fiqa_gui.core.scoring.device import resolve_device
-from fiqa_gui.core.scoring.image_quality import compute_image_cues
-from fiqa_gui.core.scoring.pipeline import ScoreResult, ScoringParams, score_dataset
-from fiqa_gui.core.scoring.sdd import SDDResult, sdd_scores, similarity_sets
-from fiqa_gui.core.scoring.wasserstein import w1, w1_sorted
+from __future__ import annotations
 
-__all__ = [
-    "CRResult", "SDDResult", "ScoreResult", "ScoringParams", "compute_image_cues", "cr_scores",
-    "load_head", "resolve_device", "score_dataset", "sdd_scores", "similarity_sets", "w1",
-    "w1_sorted",
-]
+import importlib
+
+_EXPORTS = {
+    "CRResult": "cr", "cr_scores": "cr", "load_head": "cr",
+    "resolve_device": "device",
+    "compute_image_cues": "image_quality",
+    "ScoreResult": "pipeline", "ScoringParams": "pipeline", "score_dataset": "pipeline",
+    "SDDResult": "sdd", "sdd_scores": "sdd", "similarity_sets": "sdd",
+    "w1": "wasserstein", "w1_sorted": "wasserstein",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -486,8 +486,8 @@ def sdd_from_raw(raw: np.ndarray, sign: np.ndarray, npos: np.ndarray, nneg: np.n
     params = {"method": "sdd", "repeats": 1 if exact else int(repeats),
               "negatives": int(negatives), "positives": int(positives), "seed": int(seed),
               "exact": bool(exact), "device": device}
-    return SDDResult(sdd, signed, raw, sign.astype(np.int8, copy=False), counts[labels] < 2, npos, nneg,
-                     params, seconds)
+    return SDDResult(sdd, signed, raw, sign.astype(np.int8, copy=False), counts[labels] < 2,
+                     npos, nneg, params, seconds)
 
 
 @dataclass
