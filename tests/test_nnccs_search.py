@@ -100,3 +100,42 @@ def test_the_run_says_which_search_it_used(small_limits, tmp_path):
     d = res.params_dict()
     assert d["nnccs"] == "approx" and d["nnccs_search"]["used"] in ("ivf", "exact")
     assert "why" in d["nnccs_search"]
+
+
+def test_list_scan_returns_the_best_live_other_centre_of_the_probed_lists():
+    """The per-list GEMM scan answers exactly what an IVF search means: over the centres of
+    the lists faiss's quantizer probes, the best one that is neither the row's own nor dead
+    (checked row by row); rows whose probed lists hold none fall back to the exact search."""
+    import torch
+
+    from fiqa_gui.core.scoring.cr import CentreIndex
+
+    rng = np.random.default_rng(4)
+    centres = rng.standard_normal((600, 32)).astype(np.float32)
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    dead = np.array([3, 50, 51, 599])
+    nlist = 24
+    index = nnccs_search.build_ivf(centres, nlist)
+    data = __import__("faiss").serialize_index(index).tobytes()
+    cen_t = torch.from_numpy(centres)
+    dead_t = torch.from_numpy(dead)
+    exact = CentreIndex(cen_t, dead_t)
+    ivf = nnccs_search.IVFCentreIndex(data, 2, cen_t, dead_t, exact)
+    own = rng.integers(600, size=3000)
+    x = centres[own] + 0.3 * rng.standard_normal((3000, 32)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    top, arg = (v.numpy() for v in ivf.search(torch.from_numpy(x), torch.from_numpy(own)))
+    _, probe = index.quantizer.search(x, 2)
+    _, home = index.quantizer.search(centres, 1)
+    for i in range(len(x)):
+        cand = np.flatnonzero(np.isin(home[:, 0], probe[i]))
+        cand = cand[(cand != own[i]) & ~np.isin(cand, dead)]
+        if len(cand) == 0:
+            want_t, want_a = (v.numpy()[0] for v in exact.search(
+                torch.from_numpy(x[i:i + 1]), torch.from_numpy(own[i:i + 1])))
+        else:
+            s = centres[cand] @ x[i]
+            want_a, want_t = cand[np.argmax(s)], s.max()
+        assert top[i] == pytest.approx(want_t, abs=1e-5)
+        assert arg[i] == want_a or abs(centres[arg[i]] @ x[i] - want_t) <= 1e-6
+        assert arg[i] != own[i] and arg[i] not in dead

@@ -41,6 +41,7 @@ from fiqa_gui.core.scoring.nnccs_search import (
 CR_EPS = 1e-9
 _SCORES_PER_CHUNK = 1 << 25  # rows × centres per screening GEMM (64 MiB in bfloat16)
 CENTRE_BLOCK = 8192  # centres per block where a C×d temporary is avoided
+IVF_CHUNK_ROWS = 16384  # rows per CR chunk through the index (~64 rows per list GEMM at 1 k lists)
 
 
 @dataclass
@@ -311,7 +312,7 @@ def cr_scores(embeddings: np.ndarray, labels: np.ndarray, *, n_clusters: int | N
         ccs = np.empty(n, dtype=np.float32)
         nnccs = np.empty(n, dtype=np.float32)
         nn_cluster = np.empty(n, dtype=np.int64)
-        step = cr_step(dev, c_total)
+        step = cr_step(dev, c_total, centres.search)
         progress(0, n, "CR")
         done = 0
 
@@ -379,8 +380,11 @@ def cr_centres(embeddings: np.ndarray, labels: np.ndarray, counts: np.ndarray,
     return CRCentres(centres.numpy(), counts, sums.numpy())
 
 
-def cr_step(device: torch.device, n_clusters: int) -> int:
-    """Rows per CR chunk (bounded by the N·C scores one chunk holds)."""
+def cr_step(device: torch.device, n_clusters: int, search: SearchPlan | None = None) -> int:
+    """Rows per CR chunk: bounded by the N·C scores one chunk holds in an exact search; through
+    the index, large enough that each list's GEMM covers many rows (no N·C scores are held)."""
+    if search is not None and search.mode == "ivf":
+        return IVF_CHUNK_ROWS
     return max(64, min(default_chunk_rows(device) * 4, _SCORES_PER_CHUNK // max(1, n_clusters)))
 
 

@@ -324,7 +324,7 @@ class RayBackend:
         centres_ref = self.ray.put(centres)  # broadcast once through the object store
         source = self._source(embeddings)
         labels_ref = self.ray.put(labels)
-        step = cr_mod.cr_step(dev, c_total)
+        step = cr_mod.cr_step(dev, c_total, centres.search)
         per = max(step, -(-n // (self.options.workers * TASKS_PER_WORKER)))
         per = -(-per // step) * step  # whole CR chunks per task
         devname = "cpu" if dev.type == "cpu" else "cuda"
