@@ -25,16 +25,17 @@ def test_importing_every_core_module_loads_no_qt():
     assert r.returncode == 0, r.stderr
 
 
-def test_the_window_starts_without_importing_torch():
-    """torch costs a second of import: the window's modules and the main window itself load
-    without it (it comes later, off the GUI thread: device detection, first similarity picture),
-    while the scoring package's names still resolve on first use."""
+def test_the_window_starts_without_importing_torch_or_scipy():
+    """torch costs a second of import, scipy a fifth: the window's modules load without them
+    (they come later, off the GUI thread: device detection, the first similarity picture), while
+    the scoring package's names still resolve on first use."""
     code = (
         "import os, sys\n"
         "os.environ.setdefault('QT_QPA_PLATFORM', 'offscreen')\n"
         "import fiqa_gui.gui.app, fiqa_gui.gui.main_window\n"
         "import fiqa_gui.core.labels.diagnostics, fiqa_gui.core.export.score_table\n"
         "assert 'torch' not in sys.modules, 'torch imported at start-up'\n"
+        "assert 'scipy' not in sys.modules, 'scipy imported at start-up'\n"
         "import fiqa_gui.core.scoring as s\n"
         "assert 'torch' not in sys.modules\n"
         "assert s.ScoringParams.__name__ == 'ScoringParams' and callable(s.sdd_scores)\n"

@@ -25,8 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from fiqa_gui.core.atomic_output import atomic_file, guard_output
 from fiqa_gui.core.errors import UserInputError
@@ -52,6 +50,11 @@ RUN_KIND = "cluster"
 def components(graph: KnnGraph, threshold: float) -> np.ndarray:
     """Connected components of the edges with cosine >= threshold (undirected), canonical labels:
     numbered 0.. in order of each component's smallest row."""
+    # scipy.sparse here, not at module level: the window imports this module at start-up
+    # (~0.2 s of scipy it needs only when it clusters)
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     n = graph.n
     mask = (graph.ids >= 0) & (graph.sims >= threshold)
     rows, cols = np.nonzero(mask)
