@@ -210,3 +210,19 @@ def test_similarity_picture_matches_scoring_module(sample_project):
         assert pic.w1 == pytest.approx(wasserstein_distance(pos, neg))
     finally:
         rv.close()
+
+
+def test_showcase_cluster_matches_its_definition_with_ties():
+    """Array-wise, the same pick as the definition: max (flagged / size, size), the first such
+    cluster on ties — over many clusters of equal sizes and flag counts."""
+    rng = np.random.default_rng(8)
+    sizes = rng.choice([6, 12, 20, 24], 400)
+    labels = np.repeat(np.arange(400), sizes)
+    flags = [["identity_suspect"] if u < 0.25 else [] for u in rng.random(len(labels))]
+    s = summarize_clusters(labels, [f"c{i:03d}" for i in range(400)], ["unreviewed"] * 400,
+                           {"sdd": np.zeros(len(labels)), "cr": np.zeros(len(labels)),
+                            "flags": flags})
+    for min_size in (1, 12, 24):
+        cand = [i for i in range(len(s)) if s.flagged[i] > 0 and s.sizes[i] >= min_size]
+        want = max(cand, key=lambda i: (s.flagged[i] / s.sizes[i], s.sizes[i]))
+        assert showcase_cluster(s, min_size) == want
