@@ -110,8 +110,8 @@ def crowding(embeddings: np.ndarray, labels: np.ndarray, *, k: int = CROWD_K,
 
     `screen` (default: where the CPU multiplies bfloat16 natively and there are at least
     `SCREEN_FROM` references) finds each row's candidates with a bfloat16 product and re-scores
-    them in float32 (`_screened_top`): the same values as the float32 product, to its rounding,
-    in about half the time."""
+    them in float32 (`_Screen`): the same values as the float32 product, to its rounding, in
+    about two thirds of the time (200 k rows: 9.2 → 5.9 s on two cores)."""
     import torch
 
     n = embeddings.shape[0]
@@ -133,7 +133,9 @@ def crowding(embeddings: np.ndarray, labels: np.ndarray, *, k: int = CROWD_K,
     ref_count = np.diff(np.append(ref_start, len(order)))
     step = max(1, CHUNK // max(len(order), 1))
     if screen is None:
-        screen = len(order) >= SCREEN_FROM and _native_bfloat16()
+        from fiqa_gui.core.scoring.device import bf16_matmul_is_fast  # imports torch: here
+
+        screen = len(order) >= SCREEN_FROM and bf16_matmul_is_fast("cpu")
     screen = screen and len(order) > SCREEN_M
     screener = _Screen(ref, neg_half_sq, col, kk) if screen else None
     with torch.inference_mode():
@@ -158,17 +160,6 @@ def crowding(embeddings: np.ndarray, labels: np.ndarray, *, k: int = CROWD_K,
             out[start:start + len(x)] = (1.0 + top.double().mean(dim=1)
                                          - 0.5 * (xd * xd).sum(dim=1)).numpy()
     return out
-
-
-def _native_bfloat16() -> bool:
-    """Whether this CPU multiplies bfloat16 natively (elsewhere it is emulated, and slower)."""
-    import torch
-
-    try:
-        return bool(torch.backends.mkldnn.is_available()
-                    and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
 
 
 class _Screen:
