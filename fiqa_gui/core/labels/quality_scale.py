@@ -138,24 +138,25 @@ def crowding(embeddings: np.ndarray, labels: np.ndarray, *, k: int = CROWD_K,
         screen = len(order) >= SCREEN_FROM and bf16_matmul_is_fast("cpu")
     screen = screen and len(order) > SCREEN_M
     screener = _Screen(ref, neg_half_sq, col, kk) if screen else None
+
+    def in_full(x, row_labels):
+        """The float32 product over every reference, then each cluster's maximum."""
+        near = torch.addmm(neg_half_sq, x, ref.T)
+        _mask_own(near, row_labels, ref_clusters, ref_start, ref_count)
+        return _top_distinct(near, col, kk)
+
     with torch.inference_mode():
         for start in range(0, n, step):
             x = torch.from_numpy(np.array(embeddings[start:start + step], dtype=np.float32))
             row_labels = labels[start:start + step]
             # −½‖x − r‖² = x·r − ½‖r‖² − ½‖x‖², then the nearest image of each reference
             # cluster; the row's own −½‖x‖² changes no order, so it is added to the mean last
-            if screener is not None:
-                top, redo = screener.top(x, row_labels, ref_clusters, ref_start, ref_count)
+            if screener is None:
+                top = in_full(x, row_labels)
             else:
-                top, redo = None, torch.arange(len(x))
-            if len(redo):
-                near = torch.addmm(neg_half_sq, x[redo], ref.T)
-                _mask_own(near, row_labels[redo.numpy()], ref_clusters, ref_start, ref_count)
-                exact = _top_distinct(near, col, kk)
-                if top is None:
-                    top = exact
-                else:
-                    top[redo] = exact
+                top, redo = screener.top(x, row_labels, ref_clusters, ref_start, ref_count)
+                if len(redo):
+                    top[redo] = in_full(x[redo], row_labels[redo.numpy()])
             xd = x.double()
             out[start:start + len(x)] = (1.0 + top.double().mean(dim=1)
                                          - 0.5 * (xd * xd).sum(dim=1)).numpy()
@@ -173,24 +174,22 @@ class _Screen:
     candidate's screened value + ε). Rows where it does not are returned to be done in full."""
 
     def __init__(self, ref, neg_half_sq, col, kk: int):
-        import torch
-
-        self.ref, self.neg_half_sq, self.col, self.kk = ref, neg_half_sq, col, kk
+        self.neg_half_sq, self.col, self.kk = neg_half_sq, col, kk
         self.ref_t = ref.T.contiguous()
         ref16 = ref.bfloat16()
         self.ref16_t = ref16.T.contiguous()
-        r_err = (ref16.float() - ref).norm(dim=1)
+        widened = ref16.float()
         self.r_norm = float(ref.norm(dim=1).max())
-        self.r16_norm = float(ref16.float().norm(dim=1).max())
-        self.r_err = float(r_err.max())
+        self.r16_norm = float(widened.norm(dim=1).max())
+        self.r_err = float((widened - ref).norm(dim=1).max())
         self.h_min = float(neg_half_sq.min())
         self.acc = 2.0 * ref.shape[1] * 2.0 ** -24 * 1.01
         self.m = min(SCREEN_M, ref.shape[0])
-        self._torch = torch
 
     def top(self, x, row_labels, ref_clusters, ref_start, ref_count):
         """(`kk` largest per-cluster maxima per row, rows to redo in full)."""
-        torch = self._torch
+        import torch
+
         x16 = x.bfloat16()
         x16f = x16.float()
         screened = (x16 @ self.ref16_t).float().add_(self.neg_half_sq)
@@ -213,15 +212,14 @@ class _Screen:
 
     def _rescore(self, x, idx):
         """x_i · r_j in float32 for each row's candidates (a sampled product, no gather)."""
-        import warnings as _w
+        import torch
 
-        torch = self._torch
         rows, m = idx.shape
         crow = torch.arange(0, rows * m + 1, m, dtype=torch.int64)
-        with _w.catch_warnings():
-            _w.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
             pattern = torch.sparse_csr_tensor(crow, idx.reshape(-1), torch.zeros(rows * m),
-                                              size=(rows, self.ref.shape[0]))
+                                              size=(rows, self.ref_t.shape[1]))
             out = torch.sparse.sampled_addmm(pattern, x, self.ref_t)
         return out.values().view(rows, m)
 
